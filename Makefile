@@ -1,0 +1,91 @@
+# The whole workflow of stdann. `make test` on a fresh Debian 12 machine installs
+# everything it needs (system packages, the virtual environment, torch, the Rust
+# build) and runs every check; a second run only redoes what changed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+VENV ?= .venv
+STAMPS := .stamps
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := pkg-config clang libclang-dev ffmpeg \
+	libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
+	libavfilter-dev libavdevice-dev libswresample-dev patchelf
+
+RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) $(shell find rust -name '*.rs' -o -name Cargo.toml)
+PY_SOURCES := pyproject.toml $(shell find python -name '*.py' -o -name '*.pyi')
+
+.PHONY: setup system venv native cli test test-rust test-python lint format bench demo wheel clean
+
+setup: $(STAMPS)/native $(STAMPS)/cli
+
+system: $(STAMPS)/system
+venv: $(STAMPS)/python-deps
+native: $(STAMPS)/native
+cli: $(STAMPS)/cli
+
+$(STAMPS)/system:
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch and torchvision are the default PyPI build; pip's cache keeps a second
+# environment from downloading them again.
+$(STAMPS)/python-deps: pyproject.toml | $(PY) $(STAMPS)/system
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.7,<2"
+	$(PY) -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+		print('\n'.join(d['dependencies'] + d['optional-dependencies']['dev']))" > $(STAMPS)/requirements.txt
+	$(PIP) install -q -r $(STAMPS)/requirements.txt
+	@touch $@
+
+# The extension module, built in release mode and installed editable into the venv.
+$(STAMPS)/native: $(RUST_SOURCES) pyproject.toml $(STAMPS)/python-deps
+	$(VENV)/bin/maturin develop --release
+	@touch $@
+
+# The stdann-pinwheels binary, installed beside the Python entry points.
+$(STAMPS)/cli: $(RUST_SOURCES) $(STAMPS)/system | $(PY)
+	cargo build --release -p stdann-cli
+	install -m 755 target/release/stdann-pinwheels $(VENV)/bin/stdann-pinwheels
+	@touch $@
+
+test: lint test-rust test-python
+
+test-rust: $(STAMPS)/system
+	cargo test --release --workspace --exclude stdann-python
+
+test-python: setup
+	$(PY) -m pytest
+
+lint: $(STAMPS)/python-deps
+	cargo fmt --all -- --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+
+format: $(STAMPS)/python-deps
+	cargo fmt --all
+	$(VENV)/bin/ruff check --fix python tests benches
+	$(VENV)/bin/ruff format python tests benches
+
+bench: setup
+	-$(PIP) install -q decord2 torchcodec
+	$(PY) benches/run.py
+
+clean:
+	rm -rf target $(STAMPS) .pytest_cache .ruff_cache

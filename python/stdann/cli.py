@@ -1,0 +1,33 @@
+"""The `stdann` command: one subcommand per task, each defined beside its code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stdann.data import commands as data_commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stdann",
+        description="Spatiotemporal topographic deep networks trained on natural videos.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_commands.register(sub)
+    try:
+        from stdann.topo import commands as topo_commands
+    except ImportError:  # the topography commands arrive with stdann.topo
+        pass
+    else:
+        topo_commands.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Video data: the native clip loader and the PyAV reference decoder."""

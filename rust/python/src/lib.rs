@@ -1,0 +1,15 @@
+//! The PyO3 module `stdann._native`: a thin layer that converts between NumPy
+//! and the pure Rust crates and releases the GIL around their work.
+
+use pyo3::prelude::*;
+
+mod cortex;
+mod video;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    video::register(m)?;
+    cortex::register(m)?;
+    Ok(())
+}

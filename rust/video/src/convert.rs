@@ -1,0 +1,222 @@
+//! Pixel conversion with swscale: whole frames to RGB, or a crop box of the
+//! decoded frame scaled straight to the output size and converted to RGB in
+//! one pass (no full-size RGB frame is ever made on that path).
+
+use std::ptr;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::ffi;
+
+use crate::error::{Result, VideoError};
+
+/// A crop box in source pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CropBox {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// A reusable swscale context producing packed RGB24.
+pub struct RgbConverter {
+    ctx: *mut ffi::SwsContext,
+    /// Full-frame RGB copy for pixel formats whose planes cannot be offset.
+    staging: Vec<u8>,
+}
+
+// The context is only used by the thread that owns the converter.
+unsafe impl Send for RgbConverter {}
+
+impl Default for RgbConverter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RgbConverter {
+    fn drop(&mut self) {
+        if !self.ctx.is_null() {
+            unsafe { ffi::sws_freeContext(self.ctx) };
+        }
+    }
+}
+
+struct Planes {
+    data: [*const u8; 4],
+    linesize: [i32; 4],
+    format: ffi::AVPixelFormat,
+    width: i32,
+    height: i32,
+}
+
+impl RgbConverter {
+    pub fn new() -> Self {
+        RgbConverter {
+            ctx: ptr::null_mut(),
+            staging: Vec::new(),
+        }
+    }
+
+    /// Convert the whole frame to RGB24, (H, W, 3) row-major into `out`.
+    pub fn frame_to_rgb(&mut self, frame: &ffmpeg::frame::Video, out: &mut [u8]) -> Result<()> {
+        let (w, h) = (frame.width(), frame.height());
+        self.crop_scale(
+            frame,
+            CropBox { x: 0, y: 0, w, h },
+            w,
+            h,
+            out,
+            w as usize * 3,
+        )
+    }
+
+    /// Scale the crop box of `frame` to `out_w` x `out_h` RGB24 into `out`
+    /// (rows `stride` bytes apart).
+    pub fn crop_scale(
+        &mut self,
+        frame: &ffmpeg::frame::Video,
+        crop: CropBox,
+        out_w: u32,
+        out_h: u32,
+        out: &mut [u8],
+        stride: usize,
+    ) -> Result<()> {
+        let raw = unsafe { &*frame.as_ptr() };
+        let planes = Planes {
+            data: [
+                raw.data[0] as *const u8,
+                raw.data[1] as *const u8,
+                raw.data[2] as *const u8,
+                raw.data[3] as *const u8,
+            ],
+            linesize: [raw.linesize[0], raw.linesize[1], raw.linesize[2], raw.linesize[3]],
+            format: unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) },
+            width: raw.width,
+            height: raw.height,
+        };
+        if planes.width <= 0 || planes.height <= 0 || planes.data[0].is_null() {
+            return Err(VideoError::InvalidArgument("decoded frame has no pixels".into()));
+        }
+        if offsettable(planes.format) {
+            return self.scale_planes(&planes, crop, out_w, out_h, out, stride);
+        }
+        // Palette, bitstream or hardware formats: make a full RGB copy first.
+        let (fw, fh) = (planes.width as u32, planes.height as u32);
+        let mut staging = std::mem::take(&mut self.staging);
+        staging.resize(fw as usize * fh as usize * 3, 0);
+        let full = CropBox { x: 0, y: 0, w: fw, h: fh };
+        let result = self
+            .scale_planes(&planes, full, fw, fh, &mut staging, fw as usize * 3)
+            .and_then(|()| {
+                let rgb = Planes {
+                    data: [staging.as_ptr(), ptr::null(), ptr::null(), ptr::null()],
+                    linesize: [fw as i32 * 3, 0, 0, 0],
+                    format: ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
+                    width: fw as i32,
+                    height: fh as i32,
+                };
+                self.scale_planes(&rgb, crop, out_w, out_h, out, stride)
+            });
+        self.staging = staging;
+        result
+    }
+
+    fn scale_planes(
+        &mut self,
+        src: &Planes,
+        crop: CropBox,
+        out_w: u32,
+        out_h: u32,
+        out: &mut [u8],
+        stride: usize,
+    ) -> Result<()> {
+        let desc = unsafe { ffi::av_pix_fmt_desc_get(src.format) };
+        if desc.is_null() {
+            return Err(VideoError::InvalidArgument("unknown pixel format".into()));
+        }
+        let desc = unsafe { &*desc };
+        // Chroma planes can only be entered at whole chroma samples.
+        let cw = 1u32 << desc.log2_chroma_w;
+        let ch = 1u32 << desc.log2_chroma_h;
+        let x = crop.x / cw * cw;
+        let y = crop.y / ch * ch;
+        let w = crop.w.min(src.width as u32 - x).max(1);
+        let h = crop.h.min(src.height as u32 - y).max(1);
+        if out.len() < stride * (out_h as usize - 1) + out_w as usize * 3 {
+            return Err(VideoError::InvalidArgument("output buffer too small".into()));
+        }
+        let mut data = [ptr::null::<u8>(); 4];
+        let is_rgb = desc.flags & ffi::AV_PIX_FMT_FLAG_RGB as u64 != 0;
+        for (p, slot) in data.iter_mut().enumerate() {
+            if src.data[p].is_null() {
+                continue;
+            }
+            // Bytes per pixel in this plane, and whether it holds subsampled chroma.
+            let mut step = 0i32;
+            let mut chroma = false;
+            for (c, comp) in desc.comp.iter().enumerate().take(desc.nb_components as usize) {
+                if comp.plane as usize == p {
+                    step = step.max(comp.step);
+                    chroma |= !is_rgb && (c == 1 || c == 2);
+                }
+            }
+            let (px, py) = if chroma {
+                (x >> desc.log2_chroma_w, y >> desc.log2_chroma_h)
+            } else {
+                (x, y)
+            };
+            let offset = py as isize * src.linesize[p] as isize + px as isize * step as isize;
+            *slot = unsafe { src.data[p].offset(offset) };
+        }
+        let flags = ffi::SWS_BILINEAR as i32;
+        self.ctx = unsafe {
+            ffi::sws_getCachedContext(
+                self.ctx,
+                w as i32,
+                h as i32,
+                src.format,
+                out_w as i32,
+                out_h as i32,
+                ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
+                flags,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null(),
+            )
+        };
+        if self.ctx.is_null() {
+            return Err(VideoError::InvalidArgument(format!(
+                "swscale cannot convert {w}x{h} to {out_w}x{out_h} RGB"
+            )));
+        }
+        let dst = [out.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
+        let dst_stride = [stride as i32, 0, 0, 0];
+        let rows = unsafe {
+            ffi::sws_scale(
+                self.ctx,
+                data.as_ptr(),
+                src.linesize.as_ptr(),
+                0,
+                h as i32,
+                dst.as_ptr(),
+                dst_stride.as_ptr(),
+            )
+        };
+        if rows <= 0 {
+            return Err(VideoError::InvalidArgument("swscale produced no rows".into()));
+        }
+        Ok(())
+    }
+}
+
+fn offsettable(format: ffi::AVPixelFormat) -> bool {
+    let desc = unsafe { ffi::av_pix_fmt_desc_get(format) };
+    if desc.is_null() {
+        return false;
+    }
+    let flags = unsafe { (*desc).flags };
+    let bad = (ffi::AV_PIX_FMT_FLAG_PAL | ffi::AV_PIX_FMT_FLAG_BITSTREAM | ffi::AV_PIX_FMT_FLAG_HWACCEL)
+        as u64;
+    flags & bad == 0
+}

@@ -1,0 +1,205 @@
+//! Frame-exact random access: deliver the frames asked for, by index, by
+//! seeking to the keyframe before them and decoding forward.
+
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+
+use crate::error::{Result, VideoError};
+use crate::index::{frame_pts, IndexMode, VideoIndex};
+use crate::media::Media;
+
+/// A video opened for random access by frame index.
+pub struct FrameReader {
+    pub index: VideoIndex,
+    media: Media,
+    frame: ffmpeg::frame::Video,
+    /// Presentation index of the last frame the decoder output, if decoding is under way.
+    position: Option<usize>,
+}
+
+impl FrameReader {
+    pub fn open(path: &Path, index: VideoIndex) -> Result<FrameReader> {
+        let media = Media::open(path, 1)?;
+        Ok(FrameReader {
+            index,
+            media,
+            frame: ffmpeg::frame::Video::empty(),
+            position: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.media.path
+    }
+
+    fn check_range(&self, wanted: &[usize]) -> Result<()> {
+        if let Some(&bad) = wanted.iter().find(|&&i| i >= self.index.frame_count) {
+            return Err(VideoError::IndexOutOfRange {
+                path: self.media.path.clone(),
+                index: bad as i64,
+                frame_count: self.index.frame_count,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decode the frames in `wanted` (sorted ascending, duplicates allowed) and
+    /// call `deliver(frame_index, frame)` once per distinct index, in order.
+    /// With `decode_only`, frames are decoded but `deliver` is not called.
+    pub fn read<F>(&mut self, wanted: &[usize], mut deliver: F) -> Result<()>
+    where
+        F: FnMut(usize, &ffmpeg::frame::Video) -> Result<()>,
+    {
+        debug_assert!(wanted.windows(2).all(|w| w[0] <= w[1]));
+        self.check_range(wanted)?;
+        let mut targets: Vec<usize> = wanted.to_vec();
+        targets.dedup();
+        if targets.is_empty() {
+            return Ok(());
+        }
+        match self.index.mode {
+            IndexMode::Timestamps => self.read_by_timestamps(&targets, &mut deliver),
+            IndexMode::Sequential => self.read_sequentially(&targets, &mut deliver),
+        }
+    }
+
+    fn read_by_timestamps<F>(&mut self, targets: &[usize], deliver: &mut F) -> Result<()>
+    where
+        F: FnMut(usize, &ffmpeg::frame::Video) -> Result<()>,
+    {
+        let mut next = 0; // position in targets
+        let mut retried_from_start = false;
+        self.start_for(targets[next])?;
+        loop {
+            // Feed the decoder until it outputs a frame or the data ends.
+            let got = self.decode_next()?;
+            if !got {
+                let missing = targets[next];
+                return Err(VideoError::decode(
+                    &self.media.path,
+                    format!(
+                        "frame {missing} was not produced by the decoder (the file ended after frame {:?}); \
+                         the index does not match the file",
+                        self.position
+                    ),
+                ));
+            }
+            let Some(j) = frame_pts(&self.frame)
+                .and_then(|pts| self.index.frame_of_pts(pts))
+                .or_else(|| self.position.map(|p| p + 1))
+            else {
+                continue;
+            };
+            self.position = Some(j);
+            if j < targets[next] {
+                continue;
+            }
+            if j > targets[next] {
+                // The seek landed after the wanted frame, or the decoder dropped
+                // it: decode from the very start once before giving up.
+                if retried_from_start {
+                    return Err(VideoError::decode(
+                        &self.media.path,
+                        format!(
+                            "frame {} was not produced by the decoder (next frame was {j}); \
+                             the index does not match the file",
+                            targets[next]
+                        ),
+                    ));
+                }
+                retried_from_start = true;
+                self.media.restart()?;
+                self.position = None;
+                continue;
+            }
+            deliver(j, &self.frame)?;
+            next += 1;
+            if next == targets.len() {
+                return Ok(());
+            }
+            // Seek ahead when a keyframe lies between here and the next target.
+            let seek = self.index.seek_point_for(targets[next]);
+            if let Some(sp) = seek {
+                if sp.frame > j + 1 {
+                    self.seek_to(sp.seek_ts)?;
+                }
+            }
+        }
+    }
+
+    fn read_sequentially<F>(&mut self, targets: &[usize], deliver: &mut F) -> Result<()>
+    where
+        F: FnMut(usize, &ffmpeg::frame::Video) -> Result<()>,
+    {
+        if self.position.is_none_or(|p| p >= targets[0]) {
+            self.media.restart()?;
+            self.position = None;
+        }
+        let mut next = 0;
+        while next < targets.len() {
+            if !self.decode_next()? {
+                return Err(VideoError::decode(
+                    &self.media.path,
+                    format!("frame {} was not produced by the decoder", targets[next]),
+                ));
+            }
+            let j = self.position.map_or(0, |p| p + 1);
+            self.position = Some(j);
+            if j == targets[next] {
+                deliver(j, &self.frame)?;
+                next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Position the demuxer so that decoding reaches `target` soonest.
+    fn start_for(&mut self, target: usize) -> Result<()> {
+        if let Some(p) = self.position {
+            let seek = self.index.seek_point_for(target);
+            // Keep decoding forward when no keyframe lies between here and the target.
+            if p < target && seek.is_none_or(|sp| sp.frame <= p + 1) {
+                return Ok(());
+            }
+        }
+        match self.index.seek_point_for(target) {
+            Some(sp) if sp.frame > 0 => self.seek_to(sp.seek_ts),
+            _ => {
+                self.media.restart()?;
+                self.position = None;
+                Ok(())
+            }
+        }
+    }
+
+    fn seek_to(&mut self, ts: i64) -> Result<()> {
+        self.media.seek(ts)?;
+        self.position = None;
+        Ok(())
+    }
+
+    /// Decode until one frame is available in `self.frame`; false at the end of the stream.
+    fn decode_next(&mut self) -> Result<bool> {
+        loop {
+            match self.media.decoder.receive_frame(&mut self.frame) {
+                Ok(()) => return Ok(true),
+                Err(ffmpeg::Error::Eof) => return Ok(false),
+                Err(_) => {}
+            }
+            match self.media.next_packet() {
+                Some(packet) => {
+                    // A corrupt packet loses its frame in every decoder; go on.
+                    let _ = self.media.decoder.send_packet(&packet);
+                }
+                None => {
+                    let _ = self.media.decoder.send_eof();
+                    return match self.media.decoder.receive_frame(&mut self.frame) {
+                        Ok(()) => Ok(true),
+                        Err(_) => Ok(false),
+                    };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Typed errors. Every error names the file it is about and says what is wrong.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("cannot open '{path}': {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("'{path}' has no video stream")]
+    NoVideoStream { path: PathBuf },
+    #[error("cannot decode '{path}': {reason}")]
+    Decode { path: PathBuf, reason: String },
+    #[error("'{path}' has {frame_count} frames; frame index {index} is out of range")]
+    IndexOutOfRange {
+        path: PathBuf,
+        index: i64,
+        frame_count: usize,
+    },
+    #[error("cannot write '{path}': {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl VideoError {
+    pub(crate) fn open(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        VideoError::Open {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn decode(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        VideoError::Decode {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The file this error is about, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            VideoError::Open { path, .. }
+            | VideoError::NoVideoStream { path }
+            | VideoError::Decode { path, .. }
+            | VideoError::IndexOutOfRange { path, .. }
+            | VideoError::Write { path, .. } => Some(path),
+            VideoError::InvalidArgument(_) => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, VideoError>;

@@ -1,0 +1,293 @@
+//! The frame index of a video: how many frames the decoder outputs, their
+//! presentation timestamps in output order, and where decoding can start.
+//!
+//! Frame i is the i-th frame, in presentation order, that FFmpeg's decoder
+//! outputs when the file is decoded from its start. The index is built from the
+//! demuxed packets (fast: no decoding) or, with `full_decode`, from the frames
+//! the decoder really outputs (exact for any file; tests check that both agree).
+//! Videos whose timestamps cannot identify frames (missing or repeated pts) get
+//! a sequential index: their frames are found by counting from the start.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use ffmpeg_next as ffmpeg;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, VideoError};
+use crate::media::Media;
+
+pub const INDEX_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexMode {
+    /// Frames are identified by their presentation timestamps; decoding may seek.
+    Timestamps,
+    /// Frames are identified by counting decoder output from the start of the file.
+    Sequential,
+}
+
+/// A point where decoding can start: the frame (presentation index) of a
+/// keyframe and the timestamp to seek to for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeekPoint {
+    pub frame: usize,
+    pub seek_ts: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VideoIndex {
+    pub version: u32,
+    pub path: PathBuf,
+    pub file_size: u64,
+    pub mtime_ns: u128,
+    pub width: u32,
+    pub height: u32,
+    pub frame_count: usize,
+    pub frame_rate: f64,
+    pub time_base: (i32, i32),
+    pub codec: String,
+    pub container: String,
+    pub mode: IndexMode,
+    /// Presentation timestamps of frames 0..frame_count (Timestamps mode only), increasing.
+    pub pts: Vec<i64>,
+    /// Keyframes in increasing frame order (Timestamps mode only).
+    pub seek_points: Vec<SeekPoint>,
+    /// Whether the index came from a full decode rather than from packets.
+    pub full_decode: bool,
+}
+
+pub(crate) fn file_stamp(path: &Path) -> Result<(u64, u128)> {
+    let meta = std::fs::metadata(path).map_err(|e| VideoError::open(path, e))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok((meta.len(), mtime))
+}
+
+impl VideoIndex {
+    /// Scan `path`. Without `full_decode` only the packets are read.
+    pub fn scan(path: &Path, full_decode: bool) -> Result<VideoIndex> {
+        let (file_size, mtime_ns) = file_stamp(path)?;
+        let mut media = Media::open(path, 1)?;
+        let mut packets = Vec::new();
+        let mut decoded_pts: Vec<Option<i64>> = Vec::new();
+        let mut frame = ffmpeg::frame::Video::empty();
+        while let Some(packet) = media.next_packet() {
+            let info = Media::packet_info(&packet);
+            if full_decode {
+                // Errors in single packets are what the decoder would also hit in
+                // any other reader; they drop frames, which the output order shows.
+                let _ = media.decoder.send_packet(&packet);
+                while media.decoder.receive_frame(&mut frame).is_ok() {
+                    decoded_pts.push(frame_pts(&frame));
+                }
+            }
+            packets.push(info);
+        }
+        if full_decode {
+            let _ = media.decoder.send_eof();
+            while media.decoder.receive_frame(&mut frame).is_ok() {
+                decoded_pts.push(frame_pts(&frame));
+            }
+        }
+
+        let tb = media.time_base;
+        let mut index = VideoIndex {
+            version: INDEX_FORMAT_VERSION,
+            path: path.to_path_buf(),
+            file_size,
+            mtime_ns,
+            width: media.width,
+            height: media.height,
+            frame_count: 0,
+            frame_rate: media.frame_rate,
+            time_base: (tb.numerator(), tb.denominator()),
+            codec: media.codec_name.clone(),
+            container: media.format_name.clone(),
+            mode: IndexMode::Sequential,
+            pts: Vec::new(),
+            seek_points: Vec::new(),
+            full_decode,
+        };
+
+        let frame_packets: Vec<&crate::media::PacketInfo> =
+            packets.iter().filter(|p| !p.discard).collect();
+        let pts: Option<Vec<i64>> = if full_decode {
+            decoded_pts.iter().copied().collect()
+        } else {
+            frame_packets.iter().map(|p| p.pts).collect()
+        };
+        index.frame_count = if full_decode {
+            decoded_pts.len()
+        } else {
+            frame_packets.len()
+        };
+        if index.frame_count == 0 {
+            return Err(VideoError::decode(path, "the video stream holds no frames"));
+        }
+
+        if let Some(mut pts) = pts {
+            let unique: HashSet<i64> = pts.iter().copied().collect();
+            let monotone_output = !full_decode || pts.windows(2).all(|w| w[0] < w[1]);
+            if unique.len() == pts.len() && monotone_output {
+                pts.sort_unstable();
+                index.seek_points = seek_points(&packets, &pts);
+                index.pts = pts;
+                index.mode = IndexMode::Timestamps;
+            }
+        }
+        if index.mode == IndexMode::Sequential && !full_decode {
+            // Without usable timestamps the packet count is not proof of the
+            // frame count: count what the decoder outputs.
+            let exact = VideoIndex::scan(path, true)?;
+            index.frame_count = exact.frame_count;
+            index.full_decode = true;
+            if exact.mode == IndexMode::Timestamps {
+                return Ok(exact);
+            }
+        }
+        Ok(index)
+    }
+
+    /// The presentation index of a decoded frame's timestamp (Timestamps mode).
+    pub fn frame_of_pts(&self, pts: i64) -> Option<usize> {
+        self.pts.binary_search(&pts).ok()
+    }
+
+    /// The last seek point at or before `frame`.
+    pub fn seek_point_for(&self, frame: usize) -> Option<SeekPoint> {
+        let i = self.seek_points.partition_point(|s| s.frame <= frame);
+        if i == 0 {
+            None
+        } else {
+            Some(self.seek_points[i - 1])
+        }
+    }
+
+    /// Whether this index still describes the file on disk (same size and mtime).
+    pub fn is_fresh(&self) -> bool {
+        matches!(file_stamp(&self.path), Ok((size, mtime)) if size == self.file_size && mtime == self.mtime_ns)
+            && self.version == INDEX_FORMAT_VERSION
+    }
+
+    /// Frame duration in seconds, from the frame rate when known.
+    pub fn duration_seconds(&self) -> f64 {
+        if self.frame_rate > 0.0 {
+            self.frame_count as f64 / self.frame_rate
+        } else {
+            0.0
+        }
+    }
+}
+
+pub(crate) fn frame_pts(frame: &ffmpeg::frame::Video) -> Option<i64> {
+    frame.pts().or_else(|| frame.timestamp())
+}
+
+/// Keyframes as seek points. The seek timestamp is the packet's dts when known
+/// (demuxers index by decode time), else its pts. The first frame is always a
+/// seek point: decoding from the start of the file reaches every frame.
+fn seek_points(packets: &[crate::media::PacketInfo], sorted_pts: &[i64]) -> Vec<SeekPoint> {
+    let first_ts = packets
+        .iter()
+        .filter_map(|p| p.dts.or(p.pts))
+        .min()
+        .unwrap_or(i64::MIN);
+    let mut points = vec![SeekPoint {
+        frame: 0,
+        seek_ts: first_ts,
+    }];
+    for p in packets.iter().filter(|p| p.key && !p.discard) {
+        let Some(pts) = p.pts else { continue };
+        let Ok(frame) = sorted_pts.binary_search(&pts) else {
+            continue;
+        };
+        if frame == 0 {
+            continue;
+        }
+        points.push(SeekPoint {
+            frame,
+            seek_ts: p.dts.unwrap_or(pts).min(pts),
+        });
+    }
+    points.sort_by_key(|s| s.frame);
+    points.dedup_by_key(|s| s.frame);
+    points
+}
+
+/// Where indexes are cached: `$STDANN_CACHE_DIR`, else `$XDG_CACHE_HOME/stdann/index`,
+/// else `~/.cache/stdann/index`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STDANN_CACHE_DIR") {
+        return PathBuf::from(dir).join("index");
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("stdann").join("index");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache").join("stdann").join("index")
+}
+
+/// A cache of indexes on disk, one JSON file per video, keyed by absolute path;
+/// an entry is used only while the file's size and mtime are unchanged.
+#[derive(Clone, Debug)]
+pub struct IndexCache {
+    pub dir: PathBuf,
+}
+
+impl IndexCache {
+    pub fn new(dir: PathBuf) -> Self {
+        IndexCache { dir }
+    }
+
+    fn entry_path(&self, path: &Path) -> PathBuf {
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        // FNV-1a over the path bytes: stable across runs and platforms.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in abs.to_string_lossy().as_bytes() {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        self.dir.join(format!("{h:016x}.json"))
+    }
+
+    pub fn load(&self, path: &Path) -> Option<VideoIndex> {
+        let text = std::fs::read_to_string(self.entry_path(path)).ok()?;
+        let index: VideoIndex = serde_json::from_str(&text).ok()?;
+        let same_file = std::fs::canonicalize(&index.path).ok() == std::fs::canonicalize(path).ok();
+        (same_file && index.is_fresh()).then_some(index)
+    }
+
+    /// Write atomically: a temporary file in the same folder, then a rename.
+    pub fn store(&self, index: &VideoIndex) -> Result<()> {
+        let target = self.entry_path(&index.path);
+        let write_err = |e: std::io::Error| VideoError::Write {
+            path: target.clone(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(&self.dir).map_err(write_err)?;
+        let tmp = target.with_extension(format!("json.tmp{}", std::process::id()));
+        let text = serde_json::to_string(index)
+            .map_err(|e| VideoError::InvalidArgument(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(write_err)?;
+        std::fs::rename(&tmp, &target).map_err(write_err)?;
+        Ok(())
+    }
+
+    /// The cached index of `path`, scanning (and caching) it when missing or stale.
+    pub fn get_or_scan(&self, path: &Path) -> Result<VideoIndex> {
+        if let Some(index) = self.load(path) {
+            return Ok(index);
+        }
+        let mut index = VideoIndex::scan(path, false)?;
+        index.path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        // A cache that cannot be written (read-only home) must not stop decoding.
+        let _ = self.store(&index);
+        Ok(index)
+    }
+}

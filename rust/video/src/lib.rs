@@ -1,0 +1,80 @@
+//! stdann-video: frame-exact video clip decoding over the system FFmpeg.
+//!
+//! - [`index`]: which frames a video has and where decoding can start;
+//! - [`decode`]: random access by frame index;
+//! - [`convert`]: crop, scale and RGB conversion in one swscale pass;
+//! - [`sampling`] and [`augment`]: clips and their temporally consistent augmentation;
+//! - [`loader`]: the prefetching batch engine used for training;
+//! - [`prepare`]: transcoding a dataset into a fast training format.
+
+pub mod convert;
+pub mod decode;
+pub mod error;
+pub mod index;
+pub mod media;
+
+pub use decode::FrameReader;
+pub use error::{Result, VideoError};
+pub use index::{IndexCache, IndexMode, VideoIndex};
+
+use std::path::Path;
+
+/// Decode the frames `indices` (any order, repeats allowed) of `path` as RGB24,
+/// returned as one (N, H, W, 3) buffer in the order asked, with H and W.
+pub fn decode_frames(path: &Path, indices: &[i64]) -> Result<(Vec<u8>, u32, u32)> {
+    let index = IndexCache::new(index::default_cache_dir()).get_or_scan(path)?;
+    decode_frames_with_index(path, index, indices)
+}
+
+pub fn decode_frames_with_index(
+    path: &Path,
+    index: VideoIndex,
+    indices: &[i64],
+) -> Result<(Vec<u8>, u32, u32)> {
+    let n = index.frame_count;
+    let mut wanted = Vec::with_capacity(indices.len());
+    for &i in indices {
+        if i < 0 || i as usize >= n {
+            return Err(VideoError::IndexOutOfRange {
+                path: path.to_path_buf(),
+                index: i,
+                frame_count: n,
+            });
+        }
+        wanted.push(i as usize);
+    }
+    let (w, h) = (index.width, index.height);
+    let frame_bytes = w as usize * h as usize * 3;
+    let mut out = vec![0u8; frame_bytes * indices.len()];
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&k| wanted[k]);
+    let sorted: Vec<usize> = order.iter().map(|&k| wanted[k]).collect();
+    let mut reader = FrameReader::open(path, index)?;
+    let mut converter = convert::RgbConverter::new();
+    let mut cursor = 0;
+    reader.read(&sorted, |j, frame| {
+        if frame.width() != w || frame.height() != h {
+            return Err(VideoError::decode(
+                path,
+                format!(
+                    "frame {j} is {}x{}, the video is {w}x{h} (size changes mid-stream are not supported)",
+                    frame.width(),
+                    frame.height()
+                ),
+            ));
+        }
+        // The first copy converts; repeats of the same index copy it.
+        let first = order[cursor];
+        let dst = &mut out[first * frame_bytes..(first + 1) * frame_bytes];
+        converter.frame_to_rgb(frame, dst)?;
+        let mut k = cursor + 1;
+        while k < order.len() && wanted[order[k]] == j {
+            let (a, b) = (first * frame_bytes, order[k] * frame_bytes);
+            out.copy_within(a..a + frame_bytes, b);
+            k += 1;
+        }
+        cursor = k;
+        Ok(())
+    })?;
+    Ok((out, w, h))
+}
