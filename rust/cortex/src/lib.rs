@@ -8,6 +8,7 @@
 //! whose argument is the preference. Pixel `(row, col)` sits at `x = col`,
 //! `y = row`; NaN or infinite values mark pixels outside the sheet.
 
+mod density;
 mod error;
 mod map;
 mod pinwheels;
@@ -17,6 +18,7 @@ pub mod swap;
 #[cfg(test)]
 mod test_maps;
 
+pub use density::{pinwheel_density, DensityOptions, NearestNeighbours, PinwheelDensity};
 pub use error::{CortexError, Result};
 pub use map::{Map, MapData};
 pub use pinwheels::{find_pinwheels, Pinwheel};

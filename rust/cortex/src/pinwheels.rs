@@ -29,13 +29,18 @@ pub struct Pinwheel {
 ///
 /// Fails only when the map has no complete plaquette.
 pub fn find_pinwheels(map: &Map<'_>) -> Result<Vec<Pinwheel>> {
+    Ok(locate_pinwheels(map)?.into_iter().map(|(_, p)| p).collect())
+}
+
+/// As [`find_pinwheels`], with the (row, col) of each pinwheel's plaquette.
+pub(crate) fn locate_pinwheels(map: &Map<'_>) -> Result<Vec<((usize, usize), Pinwheel)>> {
     let mut found = Vec::new();
     let complete = scan_plaquettes(map, |row, col, charge| {
         let (x, y) = match map.data() {
             MapData::Complex(z) => zero_in_plaquette(z, map.width(), row, col),
             _ => (col as f64 + 0.5, row as f64 + 0.5),
         };
-        found.push(Pinwheel { x, y, charge });
+        found.push(((row, col), Pinwheel { x, y, charge }));
     });
     if complete == 0 {
         return Err(no_plaquette(map));

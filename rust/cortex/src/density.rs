@@ -1,0 +1,289 @@
+//! Pinwheel density: pinwheels per column spacing squared, and the nearest
+//! neighbour distances of the pinwheels.
+
+use crate::error::{CortexError, Result};
+use crate::map::Map;
+use crate::pinwheels::{locate_pinwheels, Pinwheel};
+use crate::spacing::{column_spacing, ColumnSpacing};
+
+/// How much of the map to analyse and how large its pixels are.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DensityOptions {
+    /// Plaquettes with a corner closer than this many pixels (Chebyshev
+    /// distance) to the map's edge or to a pixel off the sheet are left out,
+    /// with their pinwheels: near a border the phase is least reliable.
+    pub margin_px: usize,
+    /// Pixel size in millimetres, for Lambda and the area in mm.
+    pub pixel_mm: Option<f64>,
+}
+
+/// Distances from each analysed pinwheel to its nearest analysed neighbour,
+/// in pixels; NaN where there is none. Kaschube et al. (2010) compare these,
+/// in units of Lambda, across species.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NearestNeighbours {
+    pub any_sign: Vec<f64>,
+    pub same_sign: Vec<f64>,
+    pub opposite_sign: Vec<f64>,
+}
+
+/// Pinwheels per Lambda^2 over the analysed part of a map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PinwheelDensity {
+    /// The pinwheels inside the analysed area.
+    pub pinwheels: Vec<Pinwheel>,
+    pub n_plus: usize,
+    pub n_minus: usize,
+    /// The analysed area in square pixels: one per analysed plaquette.
+    pub area_px: f64,
+    /// Lambda and the spectrum it came from (of the whole map).
+    pub spacing: ColumnSpacing,
+    /// Pinwheels of both signs per Lambda^2: pi for a random field with a
+    /// thin ring spectrum, about pi in cat, tree shrew and galago V1.
+    pub density: f64,
+    pub density_plus: f64,
+    pub density_minus: f64,
+    pub nearest: NearestNeighbours,
+    pub pixel_mm: Option<f64>,
+}
+
+impl PinwheelDensity {
+    pub fn n_total(&self) -> usize {
+        self.n_plus + self.n_minus
+    }
+
+    /// The analysed area in units of Lambda^2 (hypercolumns).
+    pub fn area_in_columns(&self) -> f64 {
+        self.area_px / self.spacing.wavelength_px.powi(2)
+    }
+
+    pub fn wavelength_mm(&self) -> Option<f64> {
+        self.pixel_mm.map(|mm| self.spacing.wavelength_mm(mm))
+    }
+
+    pub fn area_mm2(&self) -> Option<f64> {
+        self.pixel_mm.map(|mm| self.area_px * mm * mm)
+    }
+}
+
+/// Pinwheel density of `map`: pinwheels (by sign and in total) per Lambda^2
+/// over the analysed area, with Lambda from [`column_spacing`].
+pub fn pinwheel_density(map: &Map<'_>, options: &DensityOptions) -> Result<PinwheelDensity> {
+    if let Some(mm) = options.pixel_mm {
+        if !(mm.is_finite() && mm > 0.0) {
+            return Err(CortexError::InvalidMap(format!(
+                "the pixel size must be a positive number of millimetres, got {mm}"
+            )));
+        }
+    }
+    let located = locate_pinwheels(map)?;
+    let spacing = column_spacing(map)?;
+    let (h, w) = (map.height(), map.width());
+    let inside = analysed_pixels(map, options.margin_px);
+    let plaquette_inside = |r: usize, c: usize| {
+        inside[r * w + c]
+            && inside[r * w + c + 1]
+            && inside[(r + 1) * w + c]
+            && inside[(r + 1) * w + c + 1]
+    };
+    let mut area = 0usize;
+    for r in 0..h - 1 {
+        area += (0..w - 1).filter(|&c| plaquette_inside(r, c)).count();
+    }
+    if area == 0 {
+        return Err(CortexError::NothingToAnalyse(format!(
+            "a margin of {} px leaves none of the {h} x {w} map",
+            options.margin_px
+        )));
+    }
+    let pinwheels: Vec<Pinwheel> = located
+        .into_iter()
+        .filter(|&((r, c), _)| plaquette_inside(r, c))
+        .map(|(_, p)| p)
+        .collect();
+    let n_plus = pinwheels.iter().filter(|p| p.charge > 0).count();
+    let n_minus = pinwheels.len() - n_plus;
+    let columns = area as f64 / spacing.wavelength_px.powi(2);
+    let nearest = nearest_neighbours(&pinwheels);
+    Ok(PinwheelDensity {
+        n_plus,
+        n_minus,
+        area_px: area as f64,
+        density: (n_plus + n_minus) as f64 / columns,
+        density_plus: n_plus as f64 / columns,
+        density_minus: n_minus as f64 / columns,
+        spacing,
+        nearest,
+        pinwheels,
+        pixel_mm: options.pixel_mm,
+    })
+}
+
+/// Pixels on the sheet whose whole (2 margin + 1)^2 neighbourhood is on the
+/// sheet and inside the map: an erosion done as a row pass then a column
+/// pass, each counting off-sheet pixels in a sliding window.
+fn analysed_pixels(map: &Map<'_>, margin: usize) -> Vec<bool> {
+    let (h, w) = (map.height(), map.width());
+    let valid: Vec<bool> = (0..h * w).map(|i| map.is_valid(i)).collect();
+    if margin == 0 {
+        return valid;
+    }
+    let erode = |line: &[bool]| -> Vec<bool> {
+        let n = line.len();
+        let mut prefix = vec![0usize; n + 1];
+        for (i, &ok) in line.iter().enumerate() {
+            prefix[i + 1] = prefix[i] + usize::from(!ok);
+        }
+        (0..n)
+            .map(|i| i >= margin && i + margin < n && prefix[i + margin + 1] == prefix[i - margin])
+            .collect()
+    };
+    let mut rows = vec![false; h * w];
+    for r in 0..h {
+        rows[r * w..(r + 1) * w].copy_from_slice(&erode(&valid[r * w..(r + 1) * w]));
+    }
+    let mut out = vec![false; h * w];
+    for c in 0..w {
+        let column: Vec<bool> = (0..h).map(|r| rows[r * w + c]).collect();
+        for (r, ok) in erode(&column).into_iter().enumerate() {
+            out[r * w + c] = ok;
+        }
+    }
+    out
+}
+
+/// Nearest neighbours by a sweep over the pinwheels sorted by x: a
+/// candidate further away in x than the current best cannot be nearer.
+fn nearest_neighbours(pinwheels: &[Pinwheel]) -> NearestNeighbours {
+    let n = pinwheels.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| pinwheels[a].x.total_cmp(&pinwheels[b].x));
+    let mut same = vec![f64::INFINITY; n];
+    let mut opposite = vec![f64::INFINITY; n];
+    for (k, &i) in order.iter().enumerate() {
+        let p = pinwheels[i];
+        for &j in &order[k + 1..] {
+            let q = pinwheels[j];
+            let dx = q.x - p.x;
+            if dx > same[i].max(opposite[i]) && dx > same[j].max(opposite[j]) {
+                break;
+            }
+            let d = dx.hypot(q.y - p.y);
+            let slot = if p.charge == q.charge {
+                &mut same
+            } else {
+                &mut opposite
+            };
+            slot[i] = slot[i].min(d);
+            slot[j] = slot[j].min(d);
+        }
+    }
+    let none_to_nan = |v: Vec<f64>| -> Vec<f64> {
+        v.into_iter()
+            .map(|d| if d.is_finite() { d } else { f64::NAN })
+            .collect()
+    };
+    let any_sign = same.iter().zip(&opposite).map(|(a, b)| a.min(*b)).collect();
+    NearestNeighbours {
+        any_sign: none_to_nan(any_sign),
+        same_sign: none_to_nan(same),
+        opposite_sign: none_to_nan(opposite),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_maps::{angles_of, planted, ring_field};
+    use std::f64::consts::PI;
+
+    #[test]
+    fn ring_fields_have_pi_pinwheels_per_column_spacing_squared() {
+        // For an isotropic complex Gaussian field the density of zeros is
+        // <k^2> / (4 pi); on a thin ring k = 2 pi / Lambda that is pi / Lambda^2.
+        let (size, lambda) = (256, 16.0);
+        for period in [360.0, 180.0] {
+            let mut densities = Vec::new();
+            for seed in 0..6 {
+                let z = ring_field(size, lambda, 100 + seed);
+                let a = angles_of(&z, period);
+                let map = Map::angles_f64(&a, size, size, period).unwrap();
+                let d = pinwheel_density(&map, &DensityOptions::default()).unwrap();
+                assert!((d.spacing.wavelength_px / lambda - 1.0).abs() < 0.03);
+                assert_eq!(d.area_px, (255 * 255) as f64);
+                assert!((d.density - d.density_plus - d.density_minus).abs() < 1e-12);
+                densities.push(d.density);
+            }
+            let mean = densities.iter().sum::<f64>() / densities.len() as f64;
+            assert!((mean / PI - 1.0).abs() < 0.03, "period {period}: {mean}");
+        }
+    }
+
+    #[test]
+    fn margin_shrinks_the_area_and_keeps_inner_pinwheels() {
+        let (h, w) = (40, 40);
+        let z = planted(h, w, &[(5.5, 5.5, 1), (20.3, 19.6, -1), (33.2, 21.7, 1)]);
+        let a = angles_of(&z, 360.0);
+        let map = Map::angles_f64(&a, h, w, 360.0).unwrap();
+        let all = pinwheel_density(&map, &DensityOptions::default()).unwrap();
+        assert_eq!((all.n_plus, all.n_minus), (2, 1));
+        let opts = DensityOptions {
+            margin_px: 8,
+            pixel_mm: Some(0.1),
+        };
+        let inner = pinwheel_density(&map, &opts).unwrap();
+        // Corners 8..=31 remain: 23 x 23 plaquettes.
+        assert_eq!(inner.area_px, 23.0 * 23.0);
+        assert_eq!((inner.n_plus, inner.n_minus), (0, 1));
+        assert!((inner.area_mm2().unwrap() - 5.29).abs() < 1e-9);
+        let too_wide = DensityOptions {
+            margin_px: 20,
+            pixel_mm: None,
+        };
+        assert!(matches!(
+            pinwheel_density(&map, &too_wide),
+            Err(CortexError::NothingToAnalyse(_))
+        ));
+    }
+
+    #[test]
+    fn nearest_neighbours_match_brute_force() {
+        let z = ring_field(128, 12.0, 7);
+        let map = Map::complex(&z, 128, 128).unwrap();
+        let d = pinwheel_density(&map, &DensityOptions::default()).unwrap();
+        let p = &d.pinwheels;
+        assert!(p.len() > 50);
+        for i in 0..p.len() {
+            let (mut same, mut opp) = (f64::INFINITY, f64::INFINITY);
+            for j in 0..p.len() {
+                if i != j {
+                    let dist = (p[i].x - p[j].x).hypot(p[i].y - p[j].y);
+                    if p[i].charge == p[j].charge {
+                        same = same.min(dist);
+                    } else {
+                        opp = opp.min(dist);
+                    }
+                }
+            }
+            assert_eq!(d.nearest.same_sign[i], same);
+            assert_eq!(d.nearest.opposite_sign[i], opp);
+            assert_eq!(d.nearest.any_sign[i], same.min(opp));
+        }
+        let lone = nearest_neighbours(&p[..1]);
+        assert!(lone.any_sign[0].is_nan());
+    }
+
+    #[test]
+    fn bad_pixel_size_is_refused() {
+        let a = [0.0f64, 90.0, 270.0, 180.0];
+        let map = Map::angles_f64(&a, 2, 2, 360.0).unwrap();
+        let opts = DensityOptions {
+            margin_px: 0,
+            pixel_mm: Some(-1.0),
+        };
+        assert!(matches!(
+            pinwheel_density(&map, &opts),
+            Err(CortexError::InvalidMap(_))
+        ));
+    }
+}
