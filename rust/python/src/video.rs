@@ -6,7 +6,14 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::time::Duration;
+use stdann_video::augment::AugmentConfig;
+use stdann_video::clip::Work;
+use stdann_video::loader;
+use stdann_video::sampling::ClipSpec;
 use stdann_video::VideoError as CoreError;
+use stdann_video::{IndexCache, IndexMode};
 
 create_exception!(
     _native,
@@ -48,6 +55,7 @@ pub fn to_py_err(err: CoreError) -> PyErr {
         CoreError::IndexOutOfRange { .. } => FrameIndexError::new_err(msg),
         CoreError::Write { .. } => pyo3::exceptions::PyOSError::new_err(msg),
         CoreError::InvalidArgument(_) => pyo3::exceptions::PyValueError::new_err(msg),
+        CoreError::NoUsableVideo(_) => VideoError::new_err(msg),
     }
 }
 
@@ -81,6 +89,234 @@ fn decode_frames<'py>(
     Ok(arr.reshape([n, h as usize, w as usize, 3])?.into_any())
 }
 
+/// Scan (or load from the cache) the frame index of one video and return it as a dict.
+#[pyfunction]
+#[pyo3(signature = (path, full_decode=false, cache_dir=None, refresh=false))]
+fn index_video<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    full_decode: bool,
+    cache_dir: Option<PathBuf>,
+    refresh: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let what = format!("indexing '{}'", path.display());
+    let index = guarded(py, &what, || {
+        if full_decode {
+            return stdann_video::VideoIndex::scan(&path, true);
+        }
+        let cache =
+            IndexCache::new(cache_dir.unwrap_or_else(stdann_video::index::default_cache_dir));
+        if refresh {
+            let mut index = stdann_video::VideoIndex::scan(&path, false)?;
+            index.path = std::fs::canonicalize(&path).unwrap_or(index.path);
+            let _ = cache.store(&index);
+            Ok(index)
+        } else {
+            cache.get_or_scan(&path)
+        }
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("path", index.path.to_string_lossy().to_string())?;
+    d.set_item("frame_count", index.frame_count)?;
+    d.set_item("width", index.width)?;
+    d.set_item("height", index.height)?;
+    d.set_item("frame_rate", index.frame_rate)?;
+    d.set_item("time_base", index.time_base)?;
+    d.set_item("codec", index.codec.clone())?;
+    d.set_item("container", index.container.clone())?;
+    d.set_item(
+        "mode",
+        match index.mode {
+            IndexMode::Timestamps => "timestamps",
+            IndexMode::Sequential => "sequential",
+        },
+    )?;
+    d.set_item("pts", index.pts.clone())?;
+    d.set_item(
+        "keyframes",
+        index
+            .seek_points
+            .iter()
+            .map(|s| s.frame)
+            .collect::<Vec<_>>(),
+    )?;
+    d.set_item("full_decode", index.full_decode)?;
+    Ok(d)
+}
+
+/// The native clip engine behind stdann.data.VideoClipLoader.
+#[pyclass(module = "stdann._native")]
+struct ClipLoader {
+    inner: Option<loader::ClipLoader>,
+    batch_shape: [usize; 6],
+}
+
+#[pymethods]
+impl ClipLoader {
+    #[new]
+    #[pyo3(signature = (paths, frames, stride, size, views, batch_size, threads, seed, rank, world_size,
+                        prefetch, augment=None, decode_only=false, cache_dir=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        frames: usize,
+        stride: usize,
+        size: u32,
+        views: usize,
+        batch_size: usize,
+        threads: usize,
+        seed: u64,
+        rank: usize,
+        world_size: usize,
+        prefetch: usize,
+        augment: Option<&Bound<'_, PyDict>>,
+        decode_only: bool,
+        cache_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let augment = augment_config(size, augment)?;
+        let config = loader::LoaderConfig {
+            spec: ClipSpec {
+                frames,
+                stride,
+                views,
+            },
+            augment,
+            batch_size,
+            threads,
+            prefetch,
+            seed,
+            rank,
+            world_size,
+            work: if decode_only {
+                Work::DecodeOnly
+            } else {
+                Work::Full
+            },
+            cache_dir,
+        };
+        let inner = guarded(py, "starting the clip loader", || {
+            loader::ClipLoader::new(paths, config)
+        })?;
+        let s = size as usize;
+        Ok(ClipLoader {
+            inner: Some(inner),
+            batch_shape: [batch_size, views, frames, s, s, 3],
+        })
+    }
+
+    /// Batches in one epoch.
+    fn __len__(&self) -> usize {
+        self.inner.as_ref().map_or(0, |l| l.batches_per_epoch())
+    }
+
+    fn start_epoch(&self, epoch: u64) -> PyResult<()> {
+        self.loader()?.start_epoch(epoch);
+        Ok(())
+    }
+
+    /// The next batch as a (B, V, T, S, S, 3) uint8 array, or None at the end of
+    /// the epoch. Waits without the GIL and answers Ctrl-C promptly.
+    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let l = self.loader()?;
+        loop {
+            let got = py.allow_threads(|| l.next_batch(Duration::from_millis(50)));
+            match got {
+                Ok(Some(batch)) => {
+                    if batch.data.is_empty() {
+                        // decode_only: nothing to hand over but the count.
+                        return Ok(Some(PyArray1::<u8>::zeros(py, [0], false).into_any()));
+                    }
+                    let arr = PyArray1::from_vec(py, batch.data);
+                    return Ok(Some(arr.reshape(self.batch_shape)?.into_any()));
+                }
+                Ok(None) => return Ok(None),
+                Err(loader::NextError::Timeout) => py.check_signals()?,
+                Err(loader::NextError::Failed(e)) => return Err(to_py_err(e)),
+            }
+        }
+    }
+
+    /// (path, reason) for every video skipped so far.
+    fn skipped(&self) -> Vec<(String, String)> {
+        self.inner.as_ref().map_or_else(Vec::new, |l| {
+            l.skipped()
+                .into_iter()
+                .map(|(p, r)| (p.to_string_lossy().to_string(), r))
+                .collect()
+        })
+    }
+
+    /// Stop the worker threads; the loader cannot be used afterwards.
+    fn close(&mut self, py: Python<'_>) {
+        if let Some(mut l) = self.inner.take() {
+            py.allow_threads(move || l.close());
+        }
+    }
+}
+
+impl ClipLoader {
+    fn loader(&self) -> PyResult<&loader::ClipLoader> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("the loader is closed"))
+    }
+}
+
+fn augment_config(size: u32, d: Option<&Bound<'_, PyDict>>) -> PyResult<AugmentConfig> {
+    let mut cfg = AugmentConfig {
+        size,
+        ..AugmentConfig::default()
+    };
+    let Some(d) = d else { return Ok(cfg) };
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        match key.as_str() {
+            "scale" => cfg.scale = v.extract()?,
+            "ratio" => cfg.ratio = v.extract()?,
+            "flip_p" => cfg.flip_p = v.extract()?,
+            "jitter_p" => cfg.jitter_p = v.extract()?,
+            "brightness" => cfg.brightness = v.extract()?,
+            "contrast" => cfg.contrast = v.extract()?,
+            "saturation" => cfg.saturation = v.extract()?,
+            "hue" => cfg.hue = v.extract()?,
+            "grayscale_p" => cfg.grayscale_p = v.extract()?,
+            "blur_p" => cfg.blur_p = v.extract()?,
+            "blur_sigma" => cfg.blur_sigma = v.extract()?,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown augmentation option '{other}'"
+                )))
+            }
+        }
+    }
+    cfg.validate()
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    Ok(cfg)
+}
+
+/// Transcode one video into the training format; returns its frame count.
+#[pyfunction]
+#[pyo3(signature = (src, dst, short_side=128, keyframe_interval=32, crf=20))]
+fn prepare_video(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    short_side: u32,
+    keyframe_interval: u32,
+    crf: u32,
+) -> PyResult<usize> {
+    let opts = stdann_video::prepare::PrepareOptions {
+        short_side,
+        keyframe_interval,
+        crf,
+    };
+    let what = format!("preparing '{}'", src.display());
+    guarded(py, &what, || {
+        stdann_video::prepare::prepare_video(&src, &dst, &opts)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("VideoError", py.get_type::<VideoError>())?;
@@ -89,5 +325,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VideoDecodeError", py.get_type::<VideoDecodeError>())?;
     m.add("FrameIndexError", py.get_type::<FrameIndexError>())?;
     m.add_function(wrap_pyfunction!(decode_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(index_video, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_video, m)?)?;
+    m.add_class::<ClipLoader>()?;
     Ok(())
 }

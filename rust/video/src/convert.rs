@@ -90,13 +90,20 @@ impl RgbConverter {
                 raw.data[2] as *const u8,
                 raw.data[3] as *const u8,
             ],
-            linesize: [raw.linesize[0], raw.linesize[1], raw.linesize[2], raw.linesize[3]],
+            linesize: [
+                raw.linesize[0],
+                raw.linesize[1],
+                raw.linesize[2],
+                raw.linesize[3],
+            ],
             format: unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) },
             width: raw.width,
             height: raw.height,
         };
         if planes.width <= 0 || planes.height <= 0 || planes.data[0].is_null() {
-            return Err(VideoError::InvalidArgument("decoded frame has no pixels".into()));
+            return Err(VideoError::InvalidArgument(
+                "decoded frame has no pixels".into(),
+            ));
         }
         if offsettable(planes.format) {
             return self.scale_planes(&planes, crop, out_w, out_h, out, stride);
@@ -105,7 +112,12 @@ impl RgbConverter {
         let (fw, fh) = (planes.width as u32, planes.height as u32);
         let mut staging = std::mem::take(&mut self.staging);
         staging.resize(fw as usize * fh as usize * 3, 0);
-        let full = CropBox { x: 0, y: 0, w: fw, h: fh };
+        let full = CropBox {
+            x: 0,
+            y: 0,
+            w: fw,
+            h: fh,
+        };
         let result = self
             .scale_planes(&planes, full, fw, fh, &mut staging, fw as usize * 3)
             .and_then(|()| {
@@ -144,7 +156,9 @@ impl RgbConverter {
         let w = crop.w.min(src.width as u32 - x).max(1);
         let h = crop.h.min(src.height as u32 - y).max(1);
         if out.len() < stride * (out_h as usize - 1) + out_w as usize * 3 {
-            return Err(VideoError::InvalidArgument("output buffer too small".into()));
+            return Err(VideoError::InvalidArgument(
+                "output buffer too small".into(),
+            ));
         }
         let mut data = [ptr::null::<u8>(); 4];
         let is_rgb = desc.flags & ffi::AV_PIX_FMT_FLAG_RGB as u64 != 0;
@@ -155,7 +169,12 @@ impl RgbConverter {
             // Bytes per pixel in this plane, and whether it holds subsampled chroma.
             let mut step = 0i32;
             let mut chroma = false;
-            for (c, comp) in desc.comp.iter().enumerate().take(desc.nb_components as usize) {
+            for (c, comp) in desc
+                .comp
+                .iter()
+                .enumerate()
+                .take(desc.nb_components as usize)
+            {
                 if comp.plane as usize == p {
                     step = step.max(comp.step);
                     chroma |= !is_rgb && (c == 1 || c == 2);
@@ -190,7 +209,12 @@ impl RgbConverter {
                 "swscale cannot convert {w}x{h} to {out_w}x{out_h} RGB"
             )));
         }
-        let dst = [out.as_mut_ptr(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut()];
+        let dst = [
+            out.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        ];
         let dst_stride = [stride as i32, 0, 0, 0];
         let rows = unsafe {
             ffi::sws_scale(
@@ -204,7 +228,9 @@ impl RgbConverter {
             )
         };
         if rows <= 0 {
-            return Err(VideoError::InvalidArgument("swscale produced no rows".into()));
+            return Err(VideoError::InvalidArgument(
+                "swscale produced no rows".into(),
+            ));
         }
         Ok(())
     }
@@ -216,7 +242,8 @@ fn offsettable(format: ffi::AVPixelFormat) -> bool {
         return false;
     }
     let flags = unsafe { (*desc).flags };
-    let bad = (ffi::AV_PIX_FMT_FLAG_PAL | ffi::AV_PIX_FMT_FLAG_BITSTREAM | ffi::AV_PIX_FMT_FLAG_HWACCEL)
-        as u64;
+    let bad = (ffi::AV_PIX_FMT_FLAG_PAL
+        | ffi::AV_PIX_FMT_FLAG_BITSTREAM
+        | ffi::AV_PIX_FMT_FLAG_HWACCEL) as u64;
     flags & bad == 0
 }

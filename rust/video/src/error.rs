@@ -18,6 +18,8 @@ pub enum VideoError {
     },
     #[error("cannot write '{path}': {reason}")]
     Write { path: PathBuf, reason: String },
+    #[error("no usable video: {0}")]
+    NoUsableVideo(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }
@@ -45,7 +47,7 @@ impl VideoError {
             | VideoError::Decode { path, .. }
             | VideoError::IndexOutOfRange { path, .. }
             | VideoError::Write { path, .. } => Some(path),
-            VideoError::InvalidArgument(_) => None,
+            VideoError::InvalidArgument(_) | VideoError::NoUsableVideo(_) => None,
         }
     }
 }

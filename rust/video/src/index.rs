@@ -229,7 +229,9 @@ pub fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("stdann").join("index");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("stdann").join("index")
 }
 
@@ -272,8 +274,8 @@ impl IndexCache {
         };
         std::fs::create_dir_all(&self.dir).map_err(write_err)?;
         let tmp = target.with_extension(format!("json.tmp{}", std::process::id()));
-        let text = serde_json::to_string(index)
-            .map_err(|e| VideoError::InvalidArgument(e.to_string()))?;
+        let text =
+            serde_json::to_string(index).map_err(|e| VideoError::InvalidArgument(e.to_string()))?;
         std::fs::write(&tmp, text).map_err(write_err)?;
         std::fs::rename(&tmp, &target).map_err(write_err)?;
         Ok(())

@@ -7,11 +7,16 @@
 //! - [`loader`]: the prefetching batch engine used for training;
 //! - [`prepare`]: transcoding a dataset into a fast training format.
 
+pub mod augment;
+pub mod clip;
 pub mod convert;
 pub mod decode;
 pub mod error;
 pub mod index;
+pub mod loader;
 pub mod media;
+pub mod prepare;
+pub mod sampling;
 
 pub use decode::FrameReader;
 pub use error::{Result, VideoError};

@@ -108,7 +108,10 @@ impl Media {
                 })
                 .max_by_key(|s| {
                     // Prefer the stream FFmpeg itself would pick.
-                    unsafe { (*s.parameters().as_ptr()).width as i64 * (*s.parameters().as_ptr()).height as i64 }
+                    unsafe {
+                        (*s.parameters().as_ptr()).width as i64
+                            * (*s.parameters().as_ptr()).height as i64
+                    }
                 })
                 .ok_or_else(|| VideoError::NoVideoStream {
                     path: path.to_path_buf(),

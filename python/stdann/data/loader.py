@@ -1,0 +1,136 @@
+"""VideoClipLoader: batches of augmented clip views from the native engine.
+
+The Rust engine decodes, crops, scales and augments in its own threads without
+the GIL and keeps a bounded number of batches ready; this class adds epochs,
+logging of skipped videos and the conversion to torch tensors (no copy).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stdann import _native
+
+log = logging.getLogger("stdann.data")
+
+#: MoCo v2's augmentation recipe (CVRL applies it per clip, as here).
+MOCO_V2_AUGMENT: dict[str, Any] = {
+    "scale": (0.2, 1.0),
+    "ratio": (3 / 4, 4 / 3),
+    "flip_p": 0.5,
+    "jitter_p": 0.8,
+    "brightness": 0.4,
+    "contrast": 0.4,
+    "saturation": 0.4,
+    "hue": 0.1,
+    "grayscale_p": 0.2,
+    "blur_p": 0.5,
+    "blur_sigma": (0.1, 2.0),
+}
+
+#: No augmentation: each view is the whole frame resized to size x size.
+NO_AUGMENT: dict[str, Any] = {
+    "scale": (1.0, 1.0),
+    "ratio": (0.0, float("inf")),
+    "flip_p": 0.0,
+    "jitter_p": 0.0,
+    "brightness": 0.0,
+    "contrast": 0.0,
+    "saturation": 0.0,
+    "hue": 0.0,
+    "grayscale_p": 0.0,
+    "blur_p": 0.0,
+}
+
+
+class VideoClipLoader:
+    """Iterate over batches of clips: torch.uint8 tensors of shape (B, V, T, size, size, 3).
+
+    Each iteration is one epoch over this rank's shard of `paths`, in an order
+    and with augmentations fixed by (seed, epoch). Videos that cannot be used are
+    skipped, logged once, and listed in `skipped`.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        frames: int = 16,
+        stride: int = 2,
+        size: int = 112,
+        views: int = 2,
+        batch_size: int = 8,
+        threads: int | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        augment: Mapping[str, Any] | None = None,
+        prefetch: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        decode_only: bool = False,
+    ):
+        self.paths = [Path(p) for p in paths]
+        self.threads = threads or os.cpu_count() or 1
+        self.batch_size = batch_size
+        self.epoch = 0
+        self._logged = 0
+        self._engine = _native.ClipLoader(
+            [str(p) for p in self.paths],
+            frames=frames,
+            stride=stride,
+            size=size,
+            views=views,
+            batch_size=batch_size,
+            threads=self.threads,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            prefetch=prefetch or 2 * self.threads,
+            augment=dict(MOCO_V2_AUGMENT if augment is None else augment),
+            decode_only=decode_only,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+
+    def __len__(self) -> int:
+        return len(self._engine)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch the next iteration produces (as DistributedSampler.set_epoch)."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        epoch = self.epoch
+        self.epoch += 1
+        self._engine.start_epoch(epoch)
+        while True:
+            batch = self._engine.next_batch()
+            self._log_skipped()
+            if batch is None:
+                return
+            yield torch.from_numpy(batch)
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) for every video that could not be used."""
+        return [tuple(s) for s in self._engine.skipped()]
+
+    def _log_skipped(self) -> None:
+        skipped = self._engine.skipped()
+        for path, reason in skipped[self._logged :]:
+            log.warning("skipping video %s: %s", path, reason)
+        self._logged = len(skipped)
+
+    def close(self) -> None:
+        """Stop the worker threads (also done when the loader is garbage-collected)."""
+        self._engine.close()
+
+    def __enter__(self) -> VideoClipLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,543 @@
+//! Temporally consistent augmentation: one set of random parameters per view,
+//! applied identically to every frame of it (MoCo v2 / CVRL recipe).
+//!
+//! Semantics follow torchvision's transforms (RandomResizedCrop, ColorJitter
+//! with a random order of its four adjustments, RandomGrayscale, GaussianBlur,
+//! RandomHorizontalFlip), with one deliberate difference: ColorJitter's
+//! contrast pivots on the mean grey level of the whole clip rather than of each
+//! frame, so a view does not flicker.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::convert::CropBox;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AugmentConfig {
+    /// Output side in pixels (square).
+    pub size: u32,
+    /// Crop area as a fraction of the frame area.
+    pub scale: (f64, f64),
+    /// Crop aspect ratio (width / height) range.
+    pub ratio: (f64, f64),
+    pub flip_p: f64,
+    pub jitter_p: f64,
+    pub brightness: f64,
+    pub contrast: f64,
+    pub saturation: f64,
+    pub hue: f64,
+    pub grayscale_p: f64,
+    pub blur_p: f64,
+    pub blur_sigma: (f64, f64),
+}
+
+impl Default for AugmentConfig {
+    /// MoCo v2 defaults at 112 x 112.
+    fn default() -> Self {
+        AugmentConfig {
+            size: 112,
+            scale: (0.2, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+            flip_p: 0.5,
+            jitter_p: 0.8,
+            brightness: 0.4,
+            contrast: 0.4,
+            saturation: 0.4,
+            hue: 0.1,
+            grayscale_p: 0.2,
+            blur_p: 0.5,
+            blur_sigma: (0.1, 2.0),
+        }
+    }
+}
+
+impl AugmentConfig {
+    /// No augmentation: the whole frame resized to `size`.
+    pub fn none(size: u32) -> Self {
+        AugmentConfig {
+            size,
+            scale: (1.0, 1.0),
+            ratio: (0.0, f64::INFINITY),
+            flip_p: 0.0,
+            jitter_p: 0.0,
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            hue: 0.0,
+            grayscale_p: 0.0,
+            blur_p: 0.0,
+            blur_sigma: (0.1, 2.0),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let in_unit = |p: f64| (0.0..=1.0).contains(&p);
+        if self.size == 0 || self.size > 4096 {
+            return Err(format!("size must be in 1..=4096, got {}", self.size));
+        }
+        if !(self.scale.0 > 0.0 && self.scale.0 <= self.scale.1 && self.scale.1 <= 1.0) {
+            return Err(format!(
+                "scale must satisfy 0 < lo <= hi <= 1, got {:?}",
+                self.scale
+            ));
+        }
+        if !(self.ratio.0 >= 0.0 && self.ratio.0 <= self.ratio.1) {
+            return Err(format!(
+                "ratio must satisfy 0 <= lo <= hi, got {:?}",
+                self.ratio
+            ));
+        }
+        for (name, p) in [
+            ("flip_p", self.flip_p),
+            ("jitter_p", self.jitter_p),
+            ("grayscale_p", self.grayscale_p),
+            ("blur_p", self.blur_p),
+        ] {
+            if !in_unit(p) {
+                return Err(format!("{name} must be a probability, got {p}"));
+            }
+        }
+        for (name, v) in [
+            ("brightness", self.brightness),
+            ("contrast", self.contrast),
+            ("saturation", self.saturation),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} must be in [0, 1], got {v}"));
+            }
+        }
+        if !(0.0..=0.5).contains(&self.hue) {
+            return Err(format!("hue must be in [0, 0.5], got {}", self.hue));
+        }
+        if !(self.blur_sigma.0 > 0.0 && self.blur_sigma.0 <= self.blur_sigma.1) {
+            return Err(format!(
+                "blur_sigma must satisfy 0 < lo <= hi, got {:?}",
+                self.blur_sigma
+            ));
+        }
+        Ok(())
+    }
+
+    /// Draw the parameters of one view of a `width` x `height` video.
+    pub fn sample<R: Rng>(&self, width: u32, height: u32, rng: &mut R) -> ViewParams {
+        let crop = self.sample_crop(width, height, rng);
+        let flip = rng.gen::<f64>() < self.flip_p;
+        let jitter = if rng.gen::<f64>() < self.jitter_p {
+            let mut factor = |amount: f64| {
+                if amount > 0.0 {
+                    rng.gen_range((1.0 - amount).max(0.0)..=1.0 + amount)
+                } else {
+                    1.0
+                }
+            };
+            let brightness = factor(self.brightness);
+            let contrast = factor(self.contrast);
+            let saturation = factor(self.saturation);
+            let hue = if self.hue > 0.0 {
+                rng.gen_range(-self.hue..=self.hue)
+            } else {
+                0.0
+            };
+            let mut order = [0u8, 1, 2, 3];
+            order.shuffle(rng);
+            Some(Jitter {
+                brightness: brightness as f32,
+                contrast: contrast as f32,
+                saturation: saturation as f32,
+                hue: hue as f32,
+                order,
+            })
+        } else {
+            None
+        };
+        let grayscale = rng.gen::<f64>() < self.grayscale_p;
+        let blur_sigma = if rng.gen::<f64>() < self.blur_p {
+            Some(rng.gen_range(self.blur_sigma.0..=self.blur_sigma.1) as f32)
+        } else {
+            None
+        };
+        ViewParams {
+            crop,
+            flip,
+            jitter,
+            grayscale,
+            blur_sigma,
+            blur_radius: blur_radius(self.size),
+        }
+    }
+
+    /// torchvision's RandomResizedCrop.get_params: ten tries at a box of the
+    /// drawn area and aspect ratio, else a central crop of clamped aspect.
+    fn sample_crop<R: Rng>(&self, width: u32, height: u32, rng: &mut R) -> CropBox {
+        let (w_f, h_f) = (width as f64, height as f64);
+        let area = w_f * h_f;
+        let (log_lo, log_hi) = (self.ratio.0.max(1e-9).ln(), self.ratio.1.min(1e9).ln());
+        for _ in 0..10 {
+            let target = area * rng.gen_range(self.scale.0..=self.scale.1);
+            let aspect = if log_hi > log_lo {
+                rng.gen_range(log_lo..=log_hi).exp()
+            } else {
+                log_lo.exp()
+            };
+            let w = (target * aspect).sqrt().round() as u32;
+            let h = (target / aspect).sqrt().round() as u32;
+            if w > 0 && w <= width && h > 0 && h <= height {
+                let x = rng.gen_range(0..=width - w);
+                let y = rng.gen_range(0..=height - h);
+                return CropBox { x, y, w, h };
+            }
+        }
+        let in_ratio = w_f / h_f;
+        let (w, h) = if in_ratio < self.ratio.0 {
+            (
+                width,
+                ((w_f / self.ratio.0).round() as u32).clamp(1, height),
+            )
+        } else if in_ratio > self.ratio.1 {
+            (
+                ((h_f * self.ratio.1).round() as u32).clamp(1, width),
+                height,
+            )
+        } else {
+            (width, height)
+        };
+        CropBox {
+            x: (width - w) / 2,
+            y: (height - h) / 2,
+            w,
+            h,
+        }
+    }
+}
+
+/// MoCo v2 blurs with a kernel of about a tenth of the image side (23 at 224).
+fn blur_radius(size: u32) -> usize {
+    let k = ((size as f64 * 0.1) as usize) | 1;
+    (k / 2).max(1)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Jitter {
+    pub brightness: f32,
+    pub contrast: f32,
+    pub saturation: f32,
+    pub hue: f32,
+    /// Order of the adjustments: 0 brightness, 1 contrast, 2 saturation, 3 hue.
+    pub order: [u8; 4],
+}
+
+/// The random parameters of one view, shared by all its frames.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewParams {
+    pub crop: CropBox,
+    pub flip: bool,
+    pub jitter: Option<Jitter>,
+    pub grayscale: bool,
+    pub blur_sigma: Option<f32>,
+    pub blur_radius: usize,
+}
+
+impl ViewParams {
+    /// Parameters that only resize the whole frame.
+    pub fn identity(width: u32, height: u32, size: u32) -> Self {
+        ViewParams {
+            crop: CropBox {
+                x: 0,
+                y: 0,
+                w: width,
+                h: height,
+            },
+            flip: false,
+            jitter: None,
+            grayscale: false,
+            blur_sigma: None,
+            blur_radius: blur_radius(size),
+        }
+    }
+
+    /// Apply flip, colour jitter, grayscale and blur to a view: `frames` holds
+    /// T frames of `size` x `size` RGB24, already cropped and scaled.
+    pub fn apply(&self, frames: &mut [u8], size: usize) {
+        let frame_len = size * size * 3;
+        debug_assert_eq!(frames.len() % frame_len, 0);
+        if self.flip {
+            for frame in frames.chunks_exact_mut(frame_len) {
+                flip_horizontal(frame, size);
+            }
+        }
+        if self.jitter.is_none() && !self.grayscale && self.blur_sigma.is_none() {
+            return;
+        }
+        let mut buf: Vec<f32> = frames.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect();
+        if let Some(j) = self.jitter {
+            for op in j.order {
+                match op {
+                    0 => scale_clamped(&mut buf, j.brightness),
+                    1 => adjust_contrast(&mut buf, j.contrast),
+                    2 => adjust_saturation(&mut buf, j.saturation),
+                    _ => adjust_hue(&mut buf, j.hue),
+                }
+            }
+        }
+        if self.grayscale {
+            for px in buf.chunks_exact_mut(3) {
+                let g = luma(px);
+                px.fill(g);
+            }
+        }
+        if let Some(sigma) = self.blur_sigma {
+            let kernel = gaussian_kernel(sigma, self.blur_radius.min(size.saturating_sub(1)));
+            let mut tmp = vec![0f32; frame_len];
+            for frame in buf.chunks_exact_mut(frame_len) {
+                blur_frame(frame, &mut tmp, size, &kernel);
+            }
+        }
+        for (dst, v) in frames.iter_mut().zip(&buf) {
+            *dst = (v * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+fn flip_horizontal(frame: &mut [u8], size: usize) {
+    for row in frame.chunks_exact_mut(size * 3) {
+        for x in 0..size / 2 {
+            let (a, b) = (x * 3, (size - 1 - x) * 3);
+            for c in 0..3 {
+                row.swap(a + c, b + c);
+            }
+        }
+    }
+}
+
+/// ITU-R 601 luma, the weights torchvision's rgb_to_grayscale uses.
+#[inline]
+fn luma(px: &[f32]) -> f32 {
+    0.2989 * px[0] + 0.587 * px[1] + 0.114 * px[2]
+}
+
+fn scale_clamped(buf: &mut [f32], factor: f32) {
+    for v in buf {
+        *v = (*v * factor).clamp(0.0, 1.0);
+    }
+}
+
+fn adjust_contrast(buf: &mut [f32], factor: f32) {
+    let n = (buf.len() / 3).max(1) as f64;
+    let mean = (buf.chunks_exact(3).map(|p| luma(p) as f64).sum::<f64>() / n) as f32;
+    let offset = (1.0 - factor) * mean;
+    for v in buf {
+        *v = (*v * factor + offset).clamp(0.0, 1.0);
+    }
+}
+
+fn adjust_saturation(buf: &mut [f32], factor: f32) {
+    for px in buf.chunks_exact_mut(3) {
+        let g = (1.0 - factor) * luma(px);
+        for v in px {
+            *v = (*v * factor + g).clamp(0.0, 1.0);
+        }
+    }
+}
+
+/// Rotate hue in HSV space by `shift` turns, as torchvision's adjust_hue.
+fn adjust_hue(buf: &mut [f32], shift: f32) {
+    if shift == 0.0 {
+        return;
+    }
+    for px in buf.chunks_exact_mut(3) {
+        let (r, g, b) = (px[0], px[1], px[2]);
+        let maxc = r.max(g).max(b);
+        let minc = r.min(g).min(b);
+        let delta = maxc - minc;
+        if delta <= 0.0 {
+            continue;
+        }
+        let h = if maxc == r {
+            ((g - b) / delta).rem_euclid(6.0)
+        } else if maxc == g {
+            (b - r) / delta + 2.0
+        } else {
+            (r - g) / delta + 4.0
+        } / 6.0;
+        let h = (h + shift).rem_euclid(1.0) * 6.0;
+        let s = delta / maxc;
+        let v = maxc;
+        let i = (h.floor() as i32).rem_euclid(6);
+        let f = h - h.floor();
+        let p = v * (1.0 - s);
+        let q = v * (1.0 - s * f);
+        let t = v * (1.0 - s * (1.0 - f));
+        let (nr, ng, nb) = match i {
+            0 => (v, t, p),
+            1 => (q, v, p),
+            2 => (p, v, t),
+            3 => (p, q, v),
+            4 => (t, p, v),
+            _ => (v, p, q),
+        };
+        px[0] = nr;
+        px[1] = ng;
+        px[2] = nb;
+    }
+}
+
+fn gaussian_kernel(sigma: f32, radius: usize) -> Vec<f32> {
+    let mut k: Vec<f32> = (0..=2 * radius)
+        .map(|i| {
+            let x = i as f32 - radius as f32;
+            (-x * x / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    k
+}
+
+/// Reflect an out-of-range coordinate back inside 0..n (torchvision pads by reflection).
+#[inline]
+fn reflect(i: isize, n: isize) -> usize {
+    let mut i = i;
+    if i < 0 {
+        i = -i;
+    }
+    if i >= n {
+        i = 2 * (n - 1) - i;
+    }
+    i.clamp(0, n - 1) as usize
+}
+
+/// Separable Gaussian blur of one size x size RGB frame, in place.
+fn blur_frame(frame: &mut [f32], tmp: &mut [f32], size: usize, kernel: &[f32]) {
+    let r = (kernel.len() / 2) as isize;
+    let n = size as isize;
+    // Horizontal pass into tmp.
+    for y in 0..size {
+        let row = &frame[y * size * 3..(y + 1) * size * 3];
+        let out = &mut tmp[y * size * 3..(y + 1) * size * 3];
+        for x in 0..size {
+            let mut acc = [0f32; 3];
+            for (k, w) in kernel.iter().enumerate() {
+                let sx = reflect(x as isize + k as isize - r, n) * 3;
+                acc[0] += w * row[sx];
+                acc[1] += w * row[sx + 1];
+                acc[2] += w * row[sx + 2];
+            }
+            out[x * 3..x * 3 + 3].copy_from_slice(&acc);
+        }
+    }
+    // Vertical pass back into frame.
+    let stride = size * 3;
+    for y in 0..size {
+        let out = &mut frame[y * stride..(y + 1) * stride];
+        out.fill(0.0);
+        for (k, w) in kernel.iter().enumerate() {
+            let sy = reflect(y as isize + k as isize - r, n);
+            let src = &tmp[sy * stride..(sy + 1) * stride];
+            for (o, s) in out.iter_mut().zip(src) {
+                *o += w * s;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn crops_lie_inside_the_frame_with_configured_area_and_ratio() {
+        let cfg = AugmentConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (w, h) = (320u32, 240u32);
+        let mut in_range = 0;
+        for _ in 0..2000 {
+            let c = cfg.sample_crop(w, h, &mut rng);
+            assert!(c.w >= 1 && c.h >= 1 && c.x + c.w <= w && c.y + c.h <= h);
+            let frac = (c.w * c.h) as f64 / (w * h) as f64;
+            let ratio = c.w as f64 / c.h as f64;
+            if (0.18..=1.01).contains(&frac) && (0.72..=1.36).contains(&ratio) {
+                in_range += 1;
+            }
+        }
+        assert!(in_range > 1980, "{in_range}");
+    }
+
+    #[test]
+    fn probabilities_match_the_configuration() {
+        let cfg = AugmentConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let n = 20000;
+        let (mut flips, mut jit, mut gray, mut blur) = (0, 0, 0, 0);
+        for _ in 0..n {
+            let p = cfg.sample(320, 240, &mut rng);
+            flips += p.flip as usize;
+            jit += p.jitter.is_some() as usize;
+            gray += p.grayscale as usize;
+            blur += p.blur_sigma.is_some() as usize;
+            if let Some(j) = p.jitter {
+                assert!((0.6..=1.4).contains(&j.brightness));
+                assert!((-0.1..=0.1).contains(&j.hue));
+                let mut o = j.order;
+                o.sort();
+                assert_eq!(o, [0, 1, 2, 3]);
+            }
+        }
+        let frac = |k: usize| k as f64 / n as f64;
+        assert!((frac(flips) - 0.5).abs() < 0.02);
+        assert!((frac(jit) - 0.8).abs() < 0.02);
+        assert!((frac(gray) - 0.2).abs() < 0.02);
+        assert!((frac(blur) - 0.5).abs() < 0.02);
+    }
+
+    #[test]
+    fn flip_mirrors_every_frame() {
+        let size = 4;
+        let mut frames: Vec<u8> = (0..2 * size * size * 3).map(|i| i as u8).collect();
+        let orig = frames.clone();
+        let mut p = ViewParams::identity(4, 4, 4);
+        p.flip = true;
+        p.apply(&mut frames, size);
+        for t in 0..2 {
+            for y in 0..size {
+                for x in 0..size {
+                    for c in 0..3 {
+                        let a = ((t * size + y) * size + x) * 3 + c;
+                        let b = ((t * size + y) * size + (size - 1 - x)) * 3 + c;
+                        assert_eq!(frames[a], orig[b]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hue_shift_of_a_full_turn_is_identity_and_grey_is_untouched() {
+        let mut buf = vec![0.8f32, 0.2, 0.4, 0.5, 0.5, 0.5];
+        let orig = buf.clone();
+        adjust_hue(&mut buf, 0.5);
+        assert_ne!(buf[..3], orig[..3]);
+        assert_eq!(buf[3..], orig[3..]);
+        adjust_hue(&mut buf, 0.5);
+        for (a, b) in buf.iter().zip(&orig) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn blur_preserves_a_constant_image_and_smooths_an_edge() {
+        let size = 16;
+        let kernel = gaussian_kernel(1.5, 3);
+        let mut flat = vec![0.3f32; size * size * 3];
+        let mut tmp = vec![0f32; size * size * 3];
+        blur_frame(&mut flat, &mut tmp, size, &kernel);
+        assert!(flat.iter().all(|v| (v - 0.3).abs() < 1e-5));
+        let mut edge: Vec<f32> = (0..size * size * 3)
+            .map(|i| if (i / 3) % size < size / 2 { 0.0 } else { 1.0 })
+            .collect();
+        blur_frame(&mut edge, &mut tmp, size, &kernel);
+        let v = edge[(size / 2) * 3];
+        assert!(v > 0.1 && v < 0.9);
+    }
+}

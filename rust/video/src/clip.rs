@@ -1,0 +1,122 @@
+//! One training sample: V augmented views of one video, decoded together so
+//! that frames shared by views, or near each other, are decoded once.
+
+use std::path::Path;
+
+use rand::Rng;
+
+use crate::augment::{AugmentConfig, ViewParams};
+use crate::convert::RgbConverter;
+use crate::decode::FrameReader;
+use crate::error::{Result, VideoError};
+use crate::sampling::ClipSpec;
+
+/// What to do with the decoded frames of a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Crop, scale, convert and augment: the training path.
+    Full,
+    /// Decode the needed frames only: the decode limit the pipeline is measured against.
+    DecodeOnly,
+}
+
+/// The views drawn for one sample: start frames and augmentation parameters.
+#[derive(Clone, Debug)]
+pub struct SamplePlan {
+    pub starts: Vec<usize>,
+    pub params: Vec<ViewParams>,
+}
+
+pub fn plan_sample<R: Rng>(
+    spec: &ClipSpec,
+    augment: &AugmentConfig,
+    frame_count: usize,
+    width: u32,
+    height: u32,
+    rng: &mut R,
+) -> SamplePlan {
+    let starts = spec.sample_starts(frame_count, rng);
+    let params = (0..spec.views)
+        .map(|_| augment.sample(width, height, rng))
+        .collect();
+    SamplePlan { starts, params }
+}
+
+/// Decode and augment the views of `plan` into `out`, laid out (V, T, S, S, 3).
+pub fn fill_sample(
+    reader: &mut FrameReader,
+    spec: &ClipSpec,
+    size: u32,
+    plan: &SamplePlan,
+    work: Work,
+    converters: &mut Vec<RgbConverter>,
+    out: &mut [u8],
+) -> Result<()> {
+    let s = size as usize;
+    let frame_len = s * s * 3;
+    let view_len = spec.frames * frame_len;
+    if out.len() != spec.views * view_len {
+        return Err(VideoError::InvalidArgument(
+            "sample buffer has the wrong size".into(),
+        ));
+    }
+    while converters.len() < spec.views {
+        converters.push(RgbConverter::new());
+    }
+    let frame_count = reader.index.frame_count;
+    // (frame, view, t) for every frame slot, sorted by frame.
+    let mut slots: Vec<(usize, usize, usize)> = Vec::with_capacity(spec.views * spec.frames);
+    for (v, &start) in plan.starts.iter().enumerate() {
+        for (t, j) in spec
+            .view_indices(start, frame_count)
+            .into_iter()
+            .enumerate()
+        {
+            slots.push((j, v, t));
+        }
+    }
+    slots.sort_unstable();
+    let wanted: Vec<usize> = slots.iter().map(|s| s.0).collect();
+    let (vw, vh) = (reader.index.width, reader.index.height);
+    let path = reader.path().to_path_buf();
+    let mut cursor = 0;
+    reader.read(&wanted, |j, frame| {
+        if work == Work::DecodeOnly {
+            return Ok(());
+        }
+        if frame.width() != vw || frame.height() != vh {
+            return Err(size_changed(
+                &path,
+                j,
+                frame.width(),
+                frame.height(),
+                vw,
+                vh,
+            ));
+        }
+        while cursor < slots.len() && slots[cursor].0 < j {
+            cursor += 1;
+        }
+        while cursor < slots.len() && slots[cursor].0 == j {
+            let (_, v, t) = slots[cursor];
+            let off = v * view_len + t * frame_len;
+            let dst = &mut out[off..off + frame_len];
+            converters[v].crop_scale(frame, plan.params[v].crop, size, size, dst, s * 3)?;
+            cursor += 1;
+        }
+        Ok(())
+    })?;
+    if work == Work::Full {
+        for (v, view) in out.chunks_exact_mut(view_len).enumerate() {
+            plan.params[v].apply(view, s);
+        }
+    }
+    Ok(())
+}
+
+fn size_changed(path: &Path, j: usize, w: u32, h: u32, vw: u32, vh: u32) -> VideoError {
+    VideoError::decode(
+        path,
+        format!("frame {j} is {w}x{h}, the video is {vw}x{vh} (size changes mid-stream are not supported)"),
+    )
+}

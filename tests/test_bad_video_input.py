@@ -1,0 +1,119 @@
+"""Bad input: every kind of broken file raises a typed error naming the file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from stdann.data import (
+    FrameIndexError,
+    NoVideoStreamError,
+    VideoClipLoader,
+    VideoError,
+    VideoOpenError,
+    decode_frames,
+)
+from videos import encode_audio_only
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, generated_videos):
+    d = tmp_path_factory.mktemp("bad")
+    files = {}
+    files["empty"] = d / "empty.mp4"
+    files["empty"].write_bytes(b"")
+    good = generated_videos["h264_bframes.mp4"].read_bytes()
+    files["truncated"] = d / "truncated.mp4"
+    files["truncated"].write_bytes(good[: len(good) // 2])
+    files["random"] = d / "random.mkv"
+    files["random"].write_bytes(np.random.default_rng(0).bytes(50_000))
+    files["text"] = d / "notes.avi"
+    files["text"].write_text("this is not a video\n" * 100)
+    files["audio"] = encode_audio_only(d / "audio.m4a")
+    files["directory"] = d / "folder.mp4"
+    files["directory"].mkdir()
+    files["missing"] = d / "does-not-exist.mp4"
+    return files
+
+
+@pytest.mark.parametrize(
+    "kind, error, words",
+    [
+        ("empty", VideoOpenError, "empty"),
+        ("truncated", VideoOpenError, "truncated"),
+        ("random", VideoOpenError, "invalid data"),
+        ("text", VideoOpenError, "invalid data"),
+        ("audio", NoVideoStreamError, "no video stream"),
+        ("directory", VideoOpenError, "directory"),
+        ("missing", VideoOpenError, "no such file"),
+    ],
+)
+def test_bad_files_raise_typed_errors_naming_the_file(bad_files, kind, error, words):
+    path = bad_files[kind]
+    with pytest.raises(error) as info:
+        decode_frames(path, [0])
+    message = str(info.value)
+    assert str(path) in message
+    assert words in message.lower()
+    assert isinstance(info.value, VideoError)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
+def test_unreadable_file(tmp_path, generated_videos):
+    path = tmp_path / "locked.mp4"
+    shutil.copy(generated_videos["vp9.webm"], path)
+    path.chmod(0)
+    with pytest.raises(VideoOpenError, match="permission denied"):
+        decode_frames(path, [0])
+
+
+def test_out_of_range_indices(generated_videos):
+    path = generated_videos["vp9.webm"]
+    with pytest.raises(FrameIndexError, match="60 frames; frame index 60 is out of range"):
+        decode_frames(path, [0, 60])
+    with pytest.raises(FrameIndexError, match="-1"):
+        decode_frames(path, [-1])
+    assert decode_frames(path, []).shape[0] == 0
+
+
+def test_truncated_mid_stream_file_still_yields_its_intact_frames(tmp_path, generated_videos):
+    # An MKV cut in the middle keeps its header: the frames before the cut decode,
+    # and the index counts only what is really there.
+    data = generated_videos["h264_open_gop.mkv"].read_bytes()
+    path = tmp_path / "cut.mkv"
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    from stdann.data import index_video
+
+    n = index_video(path)["frame_count"]
+    assert 0 < n < 60
+    assert decode_frames(path, [0, n - 1]).shape[0] == 2
+
+
+def test_loader_skips_bad_videos_and_goes_on(bad_files, generated_videos, caplog):
+    good = [generated_videos[k] for k in ("h264_bframes.mp4", "vp9.webm", "hevc.mov")]
+    bad = [bad_files[k] for k in ("empty", "random", "audio", "directory", "missing", "text")]
+    paths = good * 3 + bad
+    with caplog.at_level("WARNING", logger="stdann.data"):
+        with VideoClipLoader(paths, frames=4, stride=2, size=32, batch_size=5, threads=2) as loader:
+            for _ in range(2):
+                batches = list(loader)
+                assert len(batches) == len(paths) // 5
+                for b in batches:
+                    assert b.shape == (5, 2, 4, 32, 32, 3)
+            skipped = dict(loader.skipped)
+    # Every bad video the sampler met is skipped once, with its reason; no good one is.
+    assert set(skipped) <= {str(p) for p in bad}
+    assert len(skipped) >= 4
+    assert all(reason for reason in skipped.values())
+    logged = [r for r in caplog.records if "skipping video" in r.getMessage()]
+    assert len(logged) == len(skipped)
+
+
+def test_loader_with_only_bad_videos_raises_a_clear_error(bad_files):
+    paths = [bad_files["empty"], bad_files["text"]] * 2
+    with VideoClipLoader(paths, frames=2, size=16, batch_size=2, threads=1) as loader:
+        with pytest.raises(VideoError, match="no usable video"):
+            list(loader)
