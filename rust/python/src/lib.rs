@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod cortex;
+mod topo;
 mod video;
 
 #[pymodule]
@@ -11,5 +12,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     video::register(m)?;
     cortex::register(m)?;
+    topo::register(m)?;
     Ok(())
 }

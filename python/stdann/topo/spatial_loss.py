@@ -1,0 +1,218 @@
+"""The spatial loss of TDANN (Margalit et al., Neuron 2024), collected with forward hooks.
+
+On a batch of block outputs averaged over time, within one neighbourhood of
+the sheet: r_ij is the Pearson correlation across the batch of the responses
+of units i and j, D_ij = 1 / (d_ij + 1) with d_ij their distance in mm, and
+
+    SL_rel = (1 - pearson(lower triangle of r, lower triangle of D)) / 2
+    SL_abs = mean over i > j of |r_ij - D_ij|
+
+A unit whose response does not vary across the batch (a dead ReLU, say) has
+no defined correlation: its pairs are left out of the loss instead of turning
+it into NaN. The NumPy twin in `stdann.topo.reference` is the reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from stdann.model.backbone import named_blocks
+from stdann.topo.errors import PositionsMismatchError
+from stdann.topo.positions import BlockPositions
+
+# A unit counts as constant when its standard deviation across the batch is
+# below this fraction of its mean magnitude: float32 rounding of a constant
+# column leaves residue of about 1e-7 of its value.
+CONSTANT_TOLERANCE = 1e-5
+
+
+def proximity(coordinates: torch.Tensor) -> torch.Tensor:
+    """D_ij = 1 / (d_ij + 1) for coordinates (..., K, 2) in mm: (..., K, K)."""
+    diff = coordinates.unsqueeze(-2) - coordinates.unsqueeze(-3)
+    return 1.0 / (diff.pow(2).sum(-1).sqrt() + 1.0)
+
+
+def unit_correlations(responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pearson r_ij across the batch for responses (..., B, K), and which units vary.
+
+    Returns r (..., K, K), 0 on pairs with a constant unit, and valid (..., K).
+    """
+    centred = responses - responses.mean(-2, keepdim=True)
+    ss = centred.pow(2).sum(-2)
+    scale = responses.abs().mean(-2) * CONSTANT_TOLERANCE
+    valid = ss > (scale.pow(2) * responses.shape[-2]).clamp_min(torch.finfo(ss.dtype).tiny)
+    norm = torch.where(valid, ss, torch.ones_like(ss)).sqrt()
+    z = centred / norm.unsqueeze(-2) * valid.unsqueeze(-2)
+    return z.transpose(-1, -2) @ z, valid
+
+
+def _lower_triangle(m: torch.Tensor) -> torch.Tensor:
+    k = m.shape[-1]
+    i, j = torch.tril_indices(k, k, offset=-1, device=m.device)
+    return m[..., i, j]
+
+
+def _weighted_pearson(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of a and b over the last axis, pairs weighted 0 or 1.
+
+    0 where fewer than three pairs count or either side is flat.
+    """
+    sw = w.sum(-1)
+    n = sw.clamp_min(1.0)
+    ma = (w * a).sum(-1) / n
+    mb = (w * b).sum(-1) / n
+    da = (a - ma.unsqueeze(-1)) * w
+    db = (b - mb.unsqueeze(-1)) * w
+    cov = (da * db).sum(-1)
+    var = da.pow(2).sum(-1) * db.pow(2).sum(-1)
+    ok = (sw >= 3) & (var > 0)
+    return torch.where(
+        ok, cov / torch.where(ok, var, torch.ones_like(var)).sqrt(), torch.zeros_like(cov)
+    )
+
+
+def spatial_loss_rel(responses: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
+    """SL_rel per neighbourhood for responses (..., B, K) and coordinates (..., K, 2) in mm."""
+    r, valid = unit_correlations(responses)
+    d = proximity(coordinates).to(r.dtype)
+    w = _lower_triangle((valid.unsqueeze(-1) & valid.unsqueeze(-2)).to(r.dtype))
+    return (1.0 - _weighted_pearson(_lower_triangle(r), _lower_triangle(d), w)) / 2.0
+
+
+def spatial_loss_abs(responses: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
+    """SL_abs = mean |r_ij - D_ij| over pairs i > j of varying units, per neighbourhood."""
+    r, valid = unit_correlations(responses)
+    d = proximity(coordinates).to(r.dtype)
+    w = _lower_triangle((valid.unsqueeze(-1) & valid.unsqueeze(-2)).to(r.dtype))
+    gap = (_lower_triangle(r) - _lower_triangle(d)).abs()
+    return (w * gap).sum(-1) / w.sum(-1).clamp_min(1.0)
+
+
+_LOSSES = {"rel": spatial_loss_rel, "abs": spatial_loss_abs}
+
+
+class SpatialLoss:
+    """sum_b alpha_b SL_b over the blocks of a model, from forward hooks.
+
+    Use:
+
+        with spatial.collect():      # draws this step's neighbourhoods
+            features = model(clips)
+        loss = task_loss + spatial.loss()
+
+    Hooks gather only the sampled units of each block, average them over time
+    and keep them in float32, also under bf16 autocast; the loss is computed
+    with autocast off. Blocks with alpha = 0 are not collected.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        positions: dict[str, BlockPositions],
+        alpha: dict[str, float],
+        kind: str = "rel",
+        neighbourhoods_per_step: int = 1,
+        seed: int = 0,
+    ) -> None:
+        if kind not in _LOSSES:
+            raise ValueError(f"spatial loss kind must be one of {sorted(_LOSSES)}, got {kind!r}")
+        if neighbourhoods_per_step < 1:
+            raise ValueError("neighbourhoods_per_step must be >= 1")
+        blocks = named_blocks(model)
+        unknown = set(positions) - set(blocks)
+        if unknown:
+            raise PositionsMismatchError(f"positions for blocks the model lacks: {sorted(unknown)}")
+        self.kind = kind
+        self.neighbourhoods_per_step = neighbourhoods_per_step
+        self.alpha = {b: float(alpha[b]) for b in positions if float(alpha.get(b, 0.0)) > 0}
+        self.positions = positions
+        self._generator = torch.Generator().manual_seed(seed)
+        self._device_cache: dict[tuple[str, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._chosen: dict[str, torch.Tensor] = {}
+        self._collected: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._active = False
+        self._handles = [blocks[b].register_forward_hook(self._hook_for(b)) for b in self.alpha]
+
+    def _tensors(self, block: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (block, device)
+        if key not in self._device_cache:
+            p = self.positions[block]
+            self._device_cache[key] = (
+                torch.as_tensor(p.neighbourhoods.astype(np.int64), device=device),
+                torch.as_tensor(p.coordinates, dtype=torch.float32, device=device),
+            )
+        return self._device_cache[key]
+
+    def _hook_for(self, block: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            if not self._active:
+                return
+            _batch, c, _time, h, w = output.shape
+            p = self.positions[block]
+            if (c, h, w) != p.unit_shape:
+                raise PositionsMismatchError(
+                    f"{block}: output units (C, H, W) = {(c, h, w)} but positions are for "
+                    f"{p.unit_shape}; the clip size differs from the one positions were made for"
+                )
+            neighbourhoods, coordinates = self._tensors(block, output.device)
+            units = neighbourhoods[self._chosen[block].to(output.device)]  # (n, K)
+            flat = output.flatten(3)  # (B, C, T, H*W)
+            picked = flat[:, units // (h * w), :, units % (h * w)]  # (n, K, B, T)
+            # Averaging over time in float32 keeps bf16 rounding out of r_ij.
+            responses = picked.float().mean(-1).transpose(-1, -2)  # (n, B, K)
+            self._collected[block] = (responses, coordinates[units])
+
+        return hook
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[None]:
+        """Within this block, forward passes record the units of freshly drawn neighbourhoods."""
+        self._collected.clear()
+        for block in self.alpha:
+            count = self.positions[block].neighbourhoods.shape[0]
+            self._chosen[block] = torch.randint(
+                count, (self.neighbourhoods_per_step,), generator=self._generator
+            )
+        self._active = True
+        try:
+            yield
+        finally:
+            self._active = False
+
+    def block_losses(self) -> dict[str, torch.Tensor]:
+        """SL_b of every collected block (mean over its neighbourhoods this step)."""
+        missing = set(self.alpha) - set(self._collected)
+        if missing:
+            raise RuntimeError(
+                f"no responses collected for {sorted(missing)}: run the forward pass inside collect()"
+            )
+        fn = _LOSSES[self.kind]
+        out = {}
+        for block, (responses, coordinates) in self._collected.items():
+            device_type = responses.device.type
+            with torch.autocast(device_type=device_type, enabled=False):
+                out[block] = fn(responses, coordinates).mean()
+        return out
+
+    def loss(self) -> torch.Tensor:
+        """sum_b alpha_b SL_b, in float32."""
+        losses = self.block_losses()
+        return sum(
+            (self.alpha[b] * sl for b, sl in losses.items()), torch.zeros((), device=self._device())
+        )
+
+    def _device(self) -> torch.device:
+        for responses, _ in self._collected.values():
+            return responses.device
+        return torch.device("cpu")
+
+    def remove(self) -> None:
+        """Detach the hooks from the model."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
