@@ -97,8 +97,16 @@ def test_config_defaults_and_second_hand_mt_beside_sourced_macaque_area(config_d
 
 
 def test_config_errors_say_what_is_wrong(config_dict, tmp_path):
-    bad = {**config_dict, "areas": {**config_dict["areas"], "MT": {"sheet_area_mm2": 1.0, "neighbourhood_width_mm": 2.1}}}
-    with pytest.raises(SheetConfigError, match=r"MT.*width 2.1 mm is larger than the sheet side 1 mm"):
+    bad = {
+        **config_dict,
+        "areas": {
+            **config_dict["areas"],
+            "MT": {"sheet_area_mm2": 1.0, "neighbourhood_width_mm": 2.1},
+        },
+    }
+    with pytest.raises(
+        SheetConfigError, match=r"MT.*width 2.1 mm is larger than the sheet side 1 mm"
+    ):
         topography_config_from_dict(bad)
     missing = {k: v for k, v in config_dict.items() if k != "alpha"}
     with pytest.raises(SheetConfigError, match="missing 'alpha'"):
@@ -149,7 +157,9 @@ def test_neighbourhoods_hold_units_of_one_window():
 
 
 def test_neighbourhood_wider_than_the_sheet_is_refused():
-    with pytest.raises(PositionsMismatchError, match=r"width 3.0 mm is larger than the sheet side 2 mm"):
+    with pytest.raises(
+        PositionsMismatchError, match=r"width 3.0 mm is larger than the sheet side 2 mm"
+    ):
         sample_neighbourhoods(np.zeros((10, 2)), 2.0, 3.0, 1, 500, 0.75, np.random.default_rng(0))
 
 
@@ -175,7 +185,9 @@ def test_initial_positions_round_trip_through_npz(config_dict, tmp_path):
 def test_positions_are_checked_against_the_model(config_dict, tmp_path):
     cfg = topography_config_from_dict(small_config(config_dict))
     save_positions(tmp_path, initial_positions(cfg))
-    with pytest.raises(PositionsMismatchError, match=r"layer1\.0\.npz.*\(64, 28, 28\).*50176 units.*\(64, 56, 56\)"):
+    with pytest.raises(
+        PositionsMismatchError, match=r"layer1\.0\.npz.*\(64, 28, 28\).*50176 units.*\(64, 56, 56\)"
+    ):
         load_positions(tmp_path, unit_shapes(8, 112, 112))
 
 
@@ -226,7 +238,9 @@ def test_bad_positions_files_name_the_file(tmp_path):
         BlockPositions.load(future)
     pickled = tmp_path / "pickled.npz"
     with np.load(path) as f:
-        np.savez(pickled, **{**{k: f[k] for k in f.files}, "block": np.array([{"a": 1}], dtype=object)})
+        np.savez(
+            pickled, **{**{k: f[k] for k in f.files}, "block": np.array([{"a": 1}], dtype=object)}
+        )
     with pytest.raises(PositionsFileError, match=r"pickled\.npz.*pickle"):
         BlockPositions.load(pickled)
     with pytest.raises(PositionsFileError, match=r"missing\.npz"):
@@ -249,11 +263,21 @@ def test_permuted_moves_units_and_remaps_neighbourhoods():
 def test_cli_positions_init_writes_every_block(config_dict, tmp_path, capsys):
     cfg_path = tmp_path / "topo.yaml"
     cfg_path.write_text(yaml.safe_dump(small_config(config_dict)))
-    assert stdann_main(["positions", "init", "--config", str(cfg_path), "--out", str(tmp_path / "pos")]) == 0
+    assert (
+        stdann_main(
+            ["positions", "init", "--config", str(cfg_path), "--out", str(tmp_path / "pos")]
+        )
+        == 0
+    )
     assert len(capsys.readouterr().out.split()) == 8
     loaded = load_positions(tmp_path / "pos", unit_shapes(8, 56, 56))
     assert loaded["layer3.1"].area == "MT"
-    assert stdann_main(["positions", "init", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
+    assert (
+        stdann_main(
+            ["positions", "init", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]
+        )
+        == 2
+    )
     assert "none.yaml" in capsys.readouterr().err
 
 
