@@ -105,32 +105,26 @@ impl<'a> Map<'a> {
 
     /// Row `row` as phases in fractions of a turn (`u32`, see [`TURN`]) and
     /// a validity flag per pixel (1 on the sheet, 0 outside). Invalid pixels
-    /// get phase 0 so that the caller's arithmetic stays branch-free.
-    pub(crate) fn phase_row(&self, row: usize, phase: &mut [u32], valid: &mut [u8]) {
+    /// get an arbitrary phase; the caller masks them without branching.
+    pub(crate) fn phase_row(&self, row: usize, phase: &mut [u32], valid: &mut [u32]) {
         let start = row * self.width;
-        let inv_period = 1.0 / self.period;
+        let scale = TURN / self.period;
         match self.data {
             MapData::AnglesF32(d) => {
                 let src = &d[start..start + self.width];
-                for ((p, v), &a) in phase.iter_mut().zip(valid.iter_mut()).zip(src) {
-                    *p = angle_to_turn(f64::from(a), inv_period);
-                    *v = u8::from(a.is_finite());
-                }
+                angles_to_turns(src.iter().map(|&a| f64::from(a)), scale, phase, valid);
             }
             MapData::AnglesF64(d) => {
                 let src = &d[start..start + self.width];
-                for ((p, v), &a) in phase.iter_mut().zip(valid.iter_mut()).zip(src) {
-                    *p = angle_to_turn(a, inv_period);
-                    *v = u8::from(a.is_finite());
-                }
+                angles_to_turns(src.iter().copied(), scale, phase, valid);
             }
             MapData::Complex(d) => {
                 let src = &d[start..start + self.width];
                 for ((p, v), z) in phase.iter_mut().zip(valid.iter_mut()).zip(src) {
                     let ok = z.re.is_finite() && z.im.is_finite();
                     let turns = z.im.atan2(z.re) * (0.5 / std::f64::consts::PI);
-                    *p = if ok { fraction_to_turn(turns) } else { 0 };
-                    *v = u8::from(ok);
+                    *p = if ok { wrap_to_turn(turns * TURN) } else { 0 };
+                    *v = u32::from(ok);
                 }
             }
         }
@@ -163,18 +157,42 @@ impl<'a> Map<'a> {
     }
 }
 
+/// 1.5 * 2^52: adding it to |x| < 2^51 leaves round(x) in the low bits of
+/// the mantissa, so the low 32 bits of the sum's representation are round(x)
+/// modulo 2^32, a phase wrapped to one turn. Unlike `floor` (a library call
+/// on baseline x86-64) or a saturating `as` cast, this vectorises.
+const ROUNDING_BIAS: f64 = 6_755_399_441_055_744.0;
+
+/// Angles times `scale` (fixed-point units per degree) as wrapped phases,
+/// with validity flags: finite angles are those with `a - a == 0`.
 #[inline(always)]
-fn angle_to_turn(angle: f64, inv_period: f64) -> u32 {
-    fraction_to_turn(angle * inv_period)
+fn angles_to_turns(
+    angles: impl Iterator<Item = f64> + Clone,
+    scale: f64,
+    phase: &mut [u32],
+    valid: &mut [u32],
+) {
+    let mut far = false;
+    for ((p, v), a) in phase.iter_mut().zip(valid.iter_mut()).zip(angles.clone()) {
+        let x = a * scale;
+        *p = (x + ROUNDING_BIAS).to_bits() as u32;
+        *v = u32::from(a - a == 0.0);
+        far |= x.abs() >= 2f64.powi(50);
+    }
+    // Angles more than 2^18 turns from zero are rare; wrap them the slow way.
+    if far {
+        for ((p, v), a) in phase.iter_mut().zip(valid.iter()).zip(angles) {
+            if *v == 1 {
+                *p = wrap_to_turn(a * scale);
+            }
+        }
+    }
 }
 
-/// A phase in turns (any real) as a `u32` fraction of a turn. NaN and
-/// infinities give 0 (their pixels are masked anyway); `as` saturates, so
-/// nothing here can panic.
-#[inline(always)]
-fn fraction_to_turn(turns: f64) -> u32 {
-    let f = turns - turns.floor();
-    (f * TURN) as u64 as u32
+/// A phase in fixed-point units (any real) wrapped to one turn; `as`
+/// saturates NaN and infinities instead of panicking.
+fn wrap_to_turn(units: f64) -> u32 {
+    (units - TURN * (units / TURN).floor()) as u64 as u32
 }
 
 #[cfg(test)]
@@ -201,7 +219,7 @@ mod tests {
         // map (period 180) half a turn; -90 wraps to three quarters.
         let d = [90.0f64, -90.0, 360.0, f64::NAN];
         let m = Map::angles_f64(&d, 2, 2, 360.0).unwrap();
-        let (mut p, mut v) = ([0u32; 2], [0u8; 2]);
+        let (mut p, mut v) = ([0u32; 2], [0u32; 2]);
         m.phase_row(0, &mut p, &mut v);
         assert_eq!(p, [1 << 30, 3 << 30]);
         m.phase_row(1, &mut p, &mut v);
@@ -209,5 +227,14 @@ mod tests {
         let m = Map::angles_f64(&d, 2, 2, 180.0).unwrap();
         m.phase_row(0, &mut p, &mut v);
         assert_eq!(p, [1 << 31, 1 << 31]);
+        // Far from zero the slow path must agree with the fast one.
+        let far = [1e12 * 360.0 + 90.0, 4e15];
+        let m = Map::angles_f64(&far, 1, 2, 360.0);
+        assert!(m.is_err(), "a 1 x 2 map has no plaquette");
+        let far4 = [far[0], far[1], 90.0, 0.0];
+        let m = Map::angles_f64(&far4, 2, 2, 360.0).unwrap();
+        m.phase_row(0, &mut p, &mut v);
+        assert_eq!(p[0], 1 << 30);
+        assert_eq!(v, [1, 1]);
     }
 }

@@ -65,8 +65,8 @@ pub(crate) fn scan_plaquettes(
 ) -> usize {
     let (h, w) = (map.height(), map.width());
     let (mut top_phase, mut bottom_phase) = (vec![0u32; w], vec![0u32; w]);
-    let (mut top_valid, mut bottom_valid) = (vec![0u8; w], vec![0u8; w]);
-    let mut charges = vec![0i8; w - 1];
+    let (mut top_valid, mut bottom_valid) = (vec![0u32; w], vec![0u32; w]);
+    let mut charges = vec![0i32; w - 1];
     let mut complete = 0usize;
     map.phase_row(0, &mut top_phase, &mut top_valid);
     for row in 0..h - 1 {
@@ -84,12 +84,12 @@ pub(crate) fn scan_plaquettes(
         );
         // Pinwheels are sparse: skip eight empty plaquettes at a time.
         for (k, block) in charges.chunks(8).enumerate() {
-            if block.iter().all(|&c| c == 0) {
+            if block.iter().fold(0, |acc, &c| acc | c) == 0 {
                 continue;
             }
             for (m, &c) in block.iter().enumerate() {
                 if c != 0 {
-                    on_pinwheel(row, k * 8 + m, c);
+                    on_pinwheel(row, k * 8 + m, c as i8);
                 }
             }
         }
@@ -101,28 +101,30 @@ pub(crate) fn scan_plaquettes(
 ///
 /// Each phase difference is wrapped by reading the `u32` difference as an
 /// `i32`, i.e. into [-half turn, half turn). The four wrapped differences sum
-/// to an exact multiple of a turn (2^32), so the charge is that sum shifted
-/// right by 32 bits: -2, -1, 0 or 1. -2 happens only when all four steps are
-/// exactly half a turn (corners alternating between opposite phases), where
-/// the winding is undefined; it counts as no pinwheel.
+/// to an exact multiple of a turn, 2^32 times the charge. Summing them
+/// divided by 4 (shifted right by 2, losing at most 3 units in all) keeps the
+/// sum inside `i32` (fast 32-bit lanes), and rounding it to a multiple of
+/// 2^30 recovers the charge: -2, -1, 0 or 1. -2 happens only when all four
+/// steps are exactly half a turn (corners alternating between opposite
+/// phases), where the winding is undefined; it counts as no pinwheel.
 #[inline(never)]
-fn plaquette_row(p0: &[u32], p1: &[u32], v0: &[u8], v1: &[u8], charges: &mut [i8]) -> usize {
+fn plaquette_row(p0: &[u32], p1: &[u32], v0: &[u32], v1: &[u32], charges: &mut [i32]) -> usize {
     let n = charges.len();
     let (p0, p1, v0, v1) = (&p0[..n + 1], &p1[..n + 1], &v0[..n + 1], &v1[..n + 1]);
-    let mut complete = 0usize;
+    let mut complete = 0u32;
     for j in 0..n {
         let (a, b, c, d) = (p0[j], p0[j + 1], p1[j + 1], p1[j]);
-        let s = i64::from(b.wrapping_sub(a) as i32)
-            + i64::from(c.wrapping_sub(b) as i32)
-            + i64::from(d.wrapping_sub(c) as i32)
-            + i64::from(a.wrapping_sub(d) as i32);
-        let k = (s >> 32) as i8;
+        let s = ((b.wrapping_sub(a) as i32) >> 2)
+            + ((c.wrapping_sub(b) as i32) >> 2)
+            + ((d.wrapping_sub(c) as i32) >> 2)
+            + ((a.wrapping_sub(d) as i32) >> 2);
+        let k = (s + (1 << 29)) >> 30;
         let ok = v0[j] & v0[j + 1] & v1[j] & v1[j + 1];
         let k = if k == -2 { 0 } else { k };
-        charges[j] = k * ok as i8;
-        complete += ok as usize;
+        charges[j] = k * ok as i32;
+        complete += ok;
     }
-    complete
+    complete as usize
 }
 
 /// The zero of the bilinear interpolant of `z` inside the plaquette whose
