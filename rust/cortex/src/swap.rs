@@ -148,7 +148,7 @@ impl NormalisedResponses {
         units: usize,
         allow_constant_units: bool,
     ) -> Result<Self, SwapError> {
-        if responses.len() != stimuli.checked_mul(units).unwrap_or(usize::MAX) {
+        if responses.len() != stimuli.saturating_mul(units) {
             return Err(SwapError::ResponsesShape {
                 len: responses.len(),
                 stimuli,
@@ -171,8 +171,10 @@ impl NormalisedResponses {
             .par_chunks_mut(stride)
             .enumerate()
             .map(|(u, row)| {
-                let mean =
-                    (0..stimuli).map(|s| responses[s * units + u] as f64).sum::<f64>() / stimuli as f64;
+                let mean = (0..stimuli)
+                    .map(|s| responses[s * units + u] as f64)
+                    .sum::<f64>()
+                    / stimuli as f64;
                 let ss: f64 = (0..stimuli)
                     .map(|s| (responses[s * units + u] as f64 - mean).powi(2))
                     .sum();
@@ -521,8 +523,9 @@ pub fn swap_optimize(
         let ox = rng.gen::<f64>() * width - width;
         let oy = rng.gen::<f64>() * width - width;
         let n = ((side - ox) / width).ceil() as usize;
-        let mut cells: Vec<(usize, usize)> =
-            (0..n).flat_map(|cy| (0..n).map(move |cx| (cx, cy))).collect();
+        let mut cells: Vec<(usize, usize)> = (0..n)
+            .flat_map(|cy| (0..n).map(move |cx| (cx, cy)))
+            .collect();
         cells.shuffle(&mut rng);
         // Gather this round's windows and their step budgets.
         let mut jobs = Vec::new();
