@@ -97,3 +97,13 @@ def test_index_is_cached_and_refreshed_when_the_file_changes(generated_videos, t
     shutil.copy(generated_videos["mjpeg.avi"], path)
     second = index_video(path, cache_dir=cache)
     assert second["codec"] == "mjpeg"
+
+
+def test_frame_widths_that_are_not_a_multiple_of_the_simd_block(tmp_path):
+    # swscale writes whole blocks of pixels; rows of 150 px must still come out
+    # exact and nothing may be written past the end of the output.
+    from videos import encode
+
+    path = encode(tmp_path / "odd.mp4", "libx264", frames=20, width=150, height=86)
+    reference = all_frames_pyav(path)
+    check_parity(path, [19, 0, 7, 7, 13], reference)

@@ -23,6 +23,10 @@ pub struct RgbConverter {
     ctx: *mut ffi::SwsContext,
     /// Full-frame RGB copy for pixel formats whose planes cannot be offset.
     staging: Vec<u8>,
+    /// swscale's SIMD paths write whole blocks of pixels and can run past the
+    /// end of a row whose width is not a multiple of the block: it renders into
+    /// this padded buffer, and rows are copied out from there.
+    padded: Vec<u8>,
 }
 
 // The context is only used by the thread that owns the converter.
@@ -55,6 +59,7 @@ impl RgbConverter {
         RgbConverter {
             ctx: ptr::null_mut(),
             staging: Vec::new(),
+            padded: Vec::new(),
         }
     }
 
@@ -209,13 +214,16 @@ impl RgbConverter {
                 "swscale cannot convert {w}x{h} to {out_w}x{out_h} RGB"
             )));
         }
+        let row = out_w as usize * 3;
+        let padded_stride = (row + 64).next_multiple_of(64);
+        self.padded.resize(padded_stride * (out_h as usize + 1), 0);
         let dst = [
-            out.as_mut_ptr(),
+            self.padded.as_mut_ptr(),
             ptr::null_mut(),
             ptr::null_mut(),
             ptr::null_mut(),
         ];
-        let dst_stride = [stride as i32, 0, 0, 0];
+        let dst_stride = [padded_stride as i32, 0, 0, 0];
         let rows = unsafe {
             ffi::sws_scale(
                 self.ctx,
@@ -231,6 +239,10 @@ impl RgbConverter {
             return Err(VideoError::InvalidArgument(
                 "swscale produced no rows".into(),
             ));
+        }
+        for y in 0..out_h as usize {
+            out[y * stride..y * stride + row]
+                .copy_from_slice(&self.padded[y * padded_stride..y * padded_stride + row]);
         }
         Ok(())
     }

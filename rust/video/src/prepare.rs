@@ -136,7 +136,12 @@ fn encode(
         ost.set_parameters(&encoder);
         ost.set_time_base(time_base);
     }
-    octx.write_header().map_err(werr)?;
+    // Frames are numbered from zero with no gaps, so no edit list is needed;
+    // FFmpeg 5.1's edit list would mark the last frame as discarded.
+    let mut header = ffmpeg::Dictionary::new();
+    header.set("use_editlist", "0");
+    header.set("movflags", "+faststart");
+    octx.write_header_with(header).map_err(werr)?;
     let ost_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(time_base);
 
     let mut scaler: Option<(
