@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from os import PathLike
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,51 @@ class FrameIndexError(VideoError): ...
 
 def decode_frames(path: str | PathLike[str], indices: Sequence[int]) -> npt.NDArray[np.uint8]:
     """Frames `indices` of `path` as (N, H, W, 3) uint8 RGB, in the order asked."""
+
+def index_video(
+    path: str | PathLike[str],
+    full_decode: bool = False,
+    cache_dir: str | PathLike[str] | None = None,
+    refresh: bool = False,
+) -> dict[str, Any]:
+    """The frame index of `path` (frame_count, width, height, frame_rate, time_base, codec,
+    container, mode, pts, keyframes, full_decode), from the cache when still fresh."""
+
+def prepare_video(
+    src: str | PathLike[str],
+    dst: str | PathLike[str],
+    short_side: int = 128,
+    keyframe_interval: int = 32,
+    crf: int = 20,
+) -> int:
+    """Transcode `src` into the training format at `dst` (atomically); returns the frame count."""
+
+class ClipLoader:
+    """The native clip engine behind stdann.data.VideoClipLoader."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        frames: int,
+        stride: int,
+        size: int,
+        views: int,
+        batch_size: int,
+        threads: int,
+        seed: int,
+        rank: int,
+        world_size: int,
+        prefetch: int,
+        augment: dict[str, Any] | None = None,
+        decode_only: bool = False,
+        cache_dir: str | None = None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def start_epoch(self, epoch: int) -> None: ...
+    def next_batch(self) -> npt.NDArray[np.uint8] | None:
+        """(B, V, T, S, S, 3) uint8, or None at the end of the epoch."""
+    def skipped(self) -> list[tuple[str, str]]: ...
+    def close(self) -> None: ...
 
 # ---- cortex (stdann-cortex) -----------------------------------------------
 
