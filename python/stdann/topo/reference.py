@@ -76,7 +76,10 @@ def swap_window_numpy(
     unit_at = np.arange(k)
     gain = 0.0
     for _ in range(steps):
-        a, b = rng.choice(k, size=2, replace=False)
+        # Two distinct positions, drawn as the native code draws them.
+        a = int(rng.integers(k))
+        b = int(rng.integers(k - 1))
+        b += b >= a
         u, v = unit_at[a], unit_at[b]
         others = np.ones(k, dtype=bool)
         others[[a, b]] = False

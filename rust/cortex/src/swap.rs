@@ -274,6 +274,238 @@ pub fn optimise_window(
     steps: u32,
     rng: &mut ChaCha8Rng,
 ) -> WindowOutcome {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { optimise_window_avx2(z, positions, slots, units, steps, rng) };
+        }
+    }
+    optimise_window_impl::<false>(z, positions, slots, units, steps, rng)
+}
+
+/// The same code compiled for AVX2 and FMA, so that the correlation matrix
+/// and the O(K) step run eight lanes wide with fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn optimise_window_avx2(
+    z: &NormalisedResponses,
+    positions: &[[f64; 2]],
+    slots: &[u32],
+    units: &[u32],
+    steps: u32,
+    rng: &mut ChaCha8Rng,
+) -> WindowOutcome {
+    optimise_window_impl::<true>(z, positions, slots, units, steps, rng)
+}
+
+const ROWS: usize = 4;
+const COLS: usize = 16;
+
+/// One ROWS x COLS block of Z Z^T: rows a0.. of `zp` against columns c0.. of `zt`.
+#[inline(always)]
+fn gram_block<const FMA: bool>(
+    zt: &[f32],
+    kc: usize,
+    zp: &[f32],
+    stride: usize,
+    a0: usize,
+    c0: usize,
+) -> [[f32; COLS]; ROWS] {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: FMA is only true when the CPU reported AVX2 and FMA; the
+        // block lies inside both buffers (padded to ROWS rows and COLS columns).
+        return unsafe { gram_block_avx2(zt, kc, zp, stride, a0, c0) };
+    }
+    let mut acc = [[0f32; COLS]; ROWS];
+    for s in 0..stride {
+        let col = &zt[s * kc + c0..s * kc + c0 + COLS];
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            let x = zp[(a0 + i) * stride + s];
+            for l in 0..COLS {
+                acc_row[l] += x * col[l];
+            }
+        }
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gram_block_avx2(
+    zt: &[f32],
+    kc: usize,
+    zp: &[f32],
+    stride: usize,
+    a0: usize,
+    c0: usize,
+) -> [[f32; COLS]; ROWS] {
+    use std::arch::x86_64::*;
+    assert!(zt.len() >= (stride - 1) * kc + c0 + COLS && zp.len() >= (a0 + ROWS) * stride);
+    let mut acc = [_mm256_setzero_ps(); 2 * ROWS];
+    for s in 0..stride {
+        let p = zt.as_ptr().add(s * kc + c0);
+        let y0 = _mm256_loadu_ps(p);
+        let y1 = _mm256_loadu_ps(p.add(8));
+        for i in 0..ROWS {
+            let x = _mm256_set1_ps(*zp.get_unchecked((a0 + i) * stride + s));
+            acc[2 * i] = _mm256_fmadd_ps(x, y0, acc[2 * i]);
+            acc[2 * i + 1] = _mm256_fmadd_ps(x, y1, acc[2 * i + 1]);
+        }
+    }
+    let mut out = [[0f32; COLS]; ROWS];
+    for (i, row) in out.iter_mut().enumerate() {
+        _mm256_storeu_ps(row.as_mut_ptr(), acc[2 * i]);
+        _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[2 * i + 1]);
+    }
+    out
+}
+
+/// sum_c (ra[c] - rb[c]) (db[c] - da[c]) over rows padded to a multiple of 8.
+#[inline(always)]
+fn step_sum<const FMA: bool>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: as in gram_block; the four rows have the same length.
+        return unsafe { step_sum_avx2(ra, rb, da, db) };
+    }
+    let mut acc = [0f32; 8];
+    for ((x, y), (p, q)) in ra
+        .chunks_exact(8)
+        .zip(rb.chunks_exact(8))
+        .zip(da.chunks_exact(8).zip(db.chunks_exact(8)))
+    {
+        for l in 0..8 {
+            acc[l] += (x[l] - y[l]) * (q[l] - p[l]);
+        }
+    }
+    acc.iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = ra.len();
+    assert!(n % 8 == 0 && rb.len() == n && da.len() == n && db.len() == n);
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut c = 0;
+    while c + 16 <= n {
+        let dr0 = _mm256_sub_ps(
+            _mm256_loadu_ps(ra.as_ptr().add(c)),
+            _mm256_loadu_ps(rb.as_ptr().add(c)),
+        );
+        let dd0 = _mm256_sub_ps(
+            _mm256_loadu_ps(db.as_ptr().add(c)),
+            _mm256_loadu_ps(da.as_ptr().add(c)),
+        );
+        acc0 = _mm256_fmadd_ps(dr0, dd0, acc0);
+        let dr1 = _mm256_sub_ps(
+            _mm256_loadu_ps(ra.as_ptr().add(c + 8)),
+            _mm256_loadu_ps(rb.as_ptr().add(c + 8)),
+        );
+        let dd1 = _mm256_sub_ps(
+            _mm256_loadu_ps(db.as_ptr().add(c + 8)),
+            _mm256_loadu_ps(da.as_ptr().add(c + 8)),
+        );
+        acc1 = _mm256_fmadd_ps(dr1, dd1, acc1);
+        c += 16;
+    }
+    if c < n {
+        let dr = _mm256_sub_ps(
+            _mm256_loadu_ps(ra.as_ptr().add(c)),
+            _mm256_loadu_ps(rb.as_ptr().add(c)),
+        );
+        let dd = _mm256_sub_ps(
+            _mm256_loadu_ps(db.as_ptr().add(c)),
+            _mm256_loadu_ps(da.as_ptr().add(c)),
+        );
+        acc0 = _mm256_fmadd_ps(dr, dd, acc0);
+    }
+    let mut lanes = [0f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc0, acc1));
+    lanes.iter().sum()
+}
+
+/// The correlation matrix of a window, r = Z Z^T, into `r` (k rows of `kp`).
+///
+/// Register-blocked: four rows of Z against sixteen columns of Z^T at a time,
+/// so each loaded value feeds several multiply-adds and the sixty-four sums
+/// stay in registers. Only blocks on or above the diagonal are computed; the
+/// lower triangle is mirrored from the upper one.
+/// Buffers of one window, kept per thread: windows of 500 units need about
+/// 2 MB, and fresh allocations of that size would page-fault on every window.
+#[derive(Default)]
+struct Scratch {
+    zw: Vec<f32>,
+    zt: Vec<f32>,
+    r: Vec<f32>,
+    d: Vec<f32>,
+    xs: Vec<f32>,
+    ys: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+fn zeroed(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    buf.clear();
+    buf.resize(n, 0.0);
+    buf
+}
+
+#[inline(always)]
+fn correlation_matrix<const FMA: bool>(
+    zw: &[f32],
+    zt: &mut Vec<f32>,
+    k: usize,
+    stride: usize,
+    kp: usize,
+    r: &mut [f32],
+) {
+    let kc = k.div_ceil(COLS) * COLS;
+    // Z^T, stride x kc, zero beyond k (zw already has ROWS-padded rows).
+    let zt = zeroed(zt, stride * kc);
+    for a in 0..k {
+        for s in 0..stride {
+            zt[s * kc + a] = zw[a * stride + s];
+        }
+    }
+    for a0 in (0..k).step_by(ROWS) {
+        for c0 in ((a0 / COLS) * COLS..k).step_by(COLS) {
+            let acc = gram_block::<FMA>(zt, kc, zw, stride, a0, c0);
+            for (i, acc_row) in acc.iter().enumerate().take(k - a0) {
+                let n = COLS.min(k - c0);
+                r[(a0 + i) * kp + c0..(a0 + i) * kp + c0 + n].copy_from_slice(&acc_row[..n]);
+            }
+        }
+    }
+    // Mirror in square tiles so reads of the upper triangle stay in cache.
+    const TILE: usize = 32;
+    for a0 in (0..k).step_by(TILE) {
+        for c0 in (0..=a0).step_by(TILE) {
+            for a in a0..(a0 + TILE).min(k) {
+                for c in c0..(c0 + TILE).min(a) {
+                    r[a * kp + c] = r[c * kp + a];
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn optimise_window_impl<const FMA: bool>(
+    z: &NormalisedResponses,
+    positions: &[[f64; 2]],
+    slots: &[u32],
+    units: &[u32],
+    steps: u32,
+    rng: &mut ChaCha8Rng,
+) -> WindowOutcome {
     let k = slots.len();
     let mut order: Vec<u32> = (0..k as u32).collect();
     if k < 2 {
@@ -283,72 +515,79 @@ pub fn optimise_window(
             accepted: 0,
         };
     }
-    // Responses of the window's units, gathered contiguously.
-    let stride = z.stride;
-    let mut zw = vec![0f32; k * stride];
-    for (a, &u) in units.iter().enumerate() {
-        zw[a * stride..(a + 1) * stride].copy_from_slice(z.row(u as usize));
-    }
-    // r and D in slot space: row a of `r` holds the correlations of the unit
-    // at slot a. A swap exchanges rows and columns a and b of r; D never moves.
-    let mut r = vec![0f32; k * k];
-    for a in 0..k {
-        let za = &zw[a * stride..(a + 1) * stride];
-        for c in a..k {
-            let v = dot(za, &zw[c * stride..(c + 1) * stride]);
-            r[a * k + c] = v;
-            r[c * k + a] = v;
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch {
+            zw,
+            zt,
+            r,
+            d,
+            xs,
+            ys,
+        } = &mut *scratch;
+        // Rows of r and D are padded to a multiple of 8 with zeros so the step
+        // loop has no remainder; padding contributes (0 - 0) * (0 - 0).
+        let kp = k.div_ceil(8) * 8;
+        // Responses of the window's units, gathered contiguously, with zero
+        // rows up to a multiple of ROWS for the blocked product.
+        let stride = z.stride;
+        let zw = zeroed(zw, k.div_ceil(ROWS) * ROWS * stride);
+        for (a, &u) in units.iter().enumerate() {
+            zw[a * stride..(a + 1) * stride].copy_from_slice(z.row(u as usize));
         }
-    }
-    let mut d = vec![0f32; k * k];
-    for a in 0..k {
-        let pa = positions[slots[a] as usize];
-        for c in a..k {
-            let v = proximity(pa, positions[slots[c] as usize]);
-            d[a * k + c] = v;
-            d[c * k + a] = v;
+        // r and D in slot space: row a of `r` holds the correlations of the
+        // unit at slot a. A swap exchanges rows and columns a and b of r; D
+        // never moves.
+        let r = zeroed(r, k * kp);
+        correlation_matrix::<FMA>(zw, zt, k, stride, kp, r);
+        // D = 1 / (d + 1) in float32: window coordinates are relative to its
+        // first slot, so the differences of millimetre values keep full precision.
+        let origin = positions[slots[0] as usize];
+        xs.clear();
+        ys.clear();
+        for &s in slots {
+            xs.push((positions[s as usize][0] - origin[0]) as f32);
+            ys.push((positions[s as usize][1] - origin[1]) as f32);
         }
-    }
-    let mut gain = 0f64;
-    let mut accepted = 0u64;
-    for _ in 0..steps {
-        let a = rng.gen_range(0..k);
-        let mut b = rng.gen_range(0..k - 1);
-        if b >= a {
-            b += 1;
-        }
-        let (ra, rb) = (&r[a * k..(a + 1) * k], &r[b * k..(b + 1) * k]);
-        let (da, db) = (&d[a * k..(a + 1) * k], &d[b * k..(b + 1) * k]);
-        let mut acc = [0f32; 8];
-        let mut ch = ra
-            .chunks_exact(8)
-            .zip(rb.chunks_exact(8))
-            .zip(da.chunks_exact(8).zip(db.chunks_exact(8)));
-        for ((x, y), (p, q)) in ch.by_ref() {
-            for l in 0..8 {
-                acc[l] += (x[l] - y[l]) * (q[l] - p[l]);
+        let d = zeroed(d, k * kp);
+        for a in 0..k {
+            let (xa, ya) = (xs[a], ys[a]);
+            for ((out, &x), &y) in d[a * kp..a * kp + k]
+                .iter_mut()
+                .zip(xs.iter())
+                .zip(ys.iter())
+            {
+                let (dx, dy) = (x - xa, y - ya);
+                *out = 1.0 / ((dx * dx + dy * dy).sqrt() + 1.0);
             }
         }
-        let tail = k - k % 8;
-        let mut delta: f32 = acc.iter().sum();
-        for c in tail..k {
-            delta += (ra[c] - rb[c]) * (db[c] - da[c]);
+        let mut gain = 0f64;
+        let mut accepted = 0u64;
+        for _ in 0..steps {
+            let a = rng.gen_range(0..k);
+            let mut b = rng.gen_range(0..k - 1);
+            if b >= a {
+                b += 1;
+            }
+            let (ra, rb) = (&r[a * kp..(a + 1) * kp], &r[b * kp..(b + 1) * kp]);
+            let (da, db) = (&d[a * kp..(a + 1) * kp], &d[b * kp..(b + 1) * kp]);
+            let mut delta = step_sum::<FMA>(ra, rb, da, db);
+            // The sum ran over every c; the pair's own terms (c = a, c = b) do
+            // not change under the swap and come back out.
+            delta -= (ra[a] - rb[a]) * (db[a] - da[a]) + (ra[b] - rb[b]) * (db[b] - da[b]);
+            if delta > MIN_GAIN {
+                swap_rows_and_columns(r, kp, a, b);
+                order.swap(a, b);
+                gain += delta as f64;
+                accepted += 1;
+            }
         }
-        // The sum ran over every c; the pair's own terms (c = a, c = b) do not
-        // change under the swap and come back out.
-        delta -= (ra[a] - rb[a]) * (db[a] - da[a]) + (ra[b] - rb[b]) * (db[b] - da[b]);
-        if delta > MIN_GAIN {
-            swap_rows_and_columns(&mut r, k, a, b);
-            order.swap(a, b);
-            gain += delta as f64;
-            accepted += 1;
+        WindowOutcome {
+            order,
+            gain,
+            accepted,
         }
-    }
-    WindowOutcome {
-        order,
-        gain,
-        accepted,
-    }
+    })
 }
 
 fn swap_rows_and_columns(m: &mut [f32], k: usize, a: usize, b: usize) {
