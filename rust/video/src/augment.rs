@@ -268,33 +268,66 @@ impl ViewParams {
         if self.jitter.is_none() && !self.grayscale && self.blur_sigma.is_none() {
             return;
         }
-        let mut buf: Vec<f32> = frames.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect();
-        if let Some(j) = self.jitter {
-            for op in j.order {
-                match op {
-                    0 => scale_clamped(&mut buf, j.brightness),
-                    1 => adjust_contrast(&mut buf, j.contrast),
-                    2 => adjust_saturation(&mut buf, j.saturation),
-                    _ => adjust_hue(&mut buf, j.hue),
+        // Frame by frame in a scratch buffer that stays in cache; the contrast
+        // pivot is the mean grey level of the whole view at the point where
+        // contrast comes in the jitter order, so it is found in a first pass.
+        let mut buf = vec![0f32; frame_len];
+        let contrast_mean = self.jitter.and_then(|j| {
+            let pos = j.order.iter().position(|&o| o == 1)?;
+            let mut sum = 0f64;
+            for frame in frames.chunks_exact(frame_len) {
+                load(frame, &mut buf);
+                for &op in &j.order[..pos] {
+                    apply_jitter_op(&mut buf, op, &j, 0.0);
+                }
+                sum += buf.chunks_exact(3).map(|p| luma(p) as f64).sum::<f64>();
+            }
+            Some((sum / (frames.len() / 3).max(1) as f64) as f32)
+        });
+        let kernel = self
+            .blur_sigma
+            .map(|sigma| gaussian_kernel(sigma, self.blur_radius.min(size.saturating_sub(1))));
+        let mut tmp = if kernel.is_some() {
+            vec![0f32; frame_len]
+        } else {
+            Vec::new()
+        };
+        for frame in frames.chunks_exact_mut(frame_len) {
+            load(frame, &mut buf);
+            if let Some(j) = &self.jitter {
+                for &op in &j.order {
+                    apply_jitter_op(&mut buf, op, j, contrast_mean.unwrap_or(0.0));
                 }
             }
-        }
-        if self.grayscale {
-            for px in buf.chunks_exact_mut(3) {
-                let g = luma(px);
-                px.fill(g);
+            if self.grayscale {
+                for px in buf.chunks_exact_mut(3) {
+                    let g = luma(px);
+                    px.fill(g);
+                }
+            }
+            if let Some(kernel) = &kernel {
+                blur_frame(&mut buf, &mut tmp, size, kernel);
+            }
+            for (dst, v) in frame.iter_mut().zip(&buf) {
+                *dst = (v * 255.0).round().clamp(0.0, 255.0) as u8;
             }
         }
-        if let Some(sigma) = self.blur_sigma {
-            let kernel = gaussian_kernel(sigma, self.blur_radius.min(size.saturating_sub(1)));
-            let mut tmp = vec![0f32; frame_len];
-            for frame in buf.chunks_exact_mut(frame_len) {
-                blur_frame(frame, &mut tmp, size, &kernel);
-            }
-        }
-        for (dst, v) in frames.iter_mut().zip(&buf) {
-            *dst = (v * 255.0).round().clamp(0.0, 255.0) as u8;
-        }
+    }
+}
+
+fn load(frame: &[u8], buf: &mut [f32]) {
+    for (b, &v) in buf.iter_mut().zip(frame) {
+        *b = v as f32 * (1.0 / 255.0);
+    }
+}
+
+/// One ColorJitter adjustment: 0 brightness, 1 contrast (about `mean`), 2 saturation, 3 hue.
+fn apply_jitter_op(buf: &mut [f32], op: u8, j: &Jitter, mean: f32) {
+    match op {
+        0 => scale_clamped(buf, j.brightness),
+        1 => adjust_contrast(buf, j.contrast, mean),
+        2 => adjust_saturation(buf, j.saturation),
+        _ => adjust_hue(buf, j.hue),
     }
 }
 
@@ -321,9 +354,7 @@ fn scale_clamped(buf: &mut [f32], factor: f32) {
     }
 }
 
-fn adjust_contrast(buf: &mut [f32], factor: f32) {
-    let n = (buf.len() / 3).max(1) as f64;
-    let mean = (buf.chunks_exact(3).map(|p| luma(p) as f64).sum::<f64>() / n) as f32;
+fn adjust_contrast(buf: &mut [f32], factor: f32, mean: f32) {
     let offset = (1.0 - factor) * mean;
     for v in buf {
         *v = (*v * factor + offset).clamp(0.0, 1.0);
@@ -488,6 +519,25 @@ mod tests {
         assert!((frac(jit) - 0.8).abs() < 0.02);
         assert!((frac(gray) - 0.2).abs() < 0.02);
         assert!((frac(blur) - 0.5).abs() < 0.02);
+    }
+
+    #[test]
+    fn contrast_pivots_on_the_mean_grey_of_the_whole_view() {
+        // Two frames, dark and bright; contrast 0 maps every pixel of both to
+        // the mean grey of the view, so the view does not flicker.
+        let size = 2;
+        let mut frames = vec![40u8; size * size * 3];
+        frames.extend(vec![200u8; size * size * 3]);
+        let mut p = ViewParams::identity(2, 2, 2);
+        p.jitter = Some(Jitter {
+            brightness: 1.0,
+            contrast: 0.0,
+            saturation: 1.0,
+            hue: 0.0,
+            order: [1, 0, 2, 3],
+        });
+        p.apply(&mut frames, size);
+        assert!(frames.iter().all(|&v| v == 120), "{frames:?}");
     }
 
     #[test]
