@@ -106,6 +106,7 @@ impl<'a> Map<'a> {
     /// Row `row` as phases in fractions of a turn (`u32`, see [`TURN`]) and
     /// a validity flag per pixel (1 on the sheet, 0 outside). Invalid pixels
     /// get an arbitrary phase; the caller masks them without branching.
+    #[inline(always)]
     pub(crate) fn phase_row(&self, row: usize, phase: &mut [u32], valid: &mut [u32]) {
         let start = row * self.width;
         let scale = TURN / self.period;
@@ -164,7 +165,7 @@ impl<'a> Map<'a> {
 const ROUNDING_BIAS: f64 = 6_755_399_441_055_744.0;
 
 /// Angles times `scale` (fixed-point units per degree) as wrapped phases,
-/// with validity flags: finite angles are those with `a - a == 0`.
+/// with validity flags (a comparison that is false for NaN and infinities).
 #[inline(always)]
 fn angles_to_turns(
     angles: impl Iterator<Item = f64> + Clone,
@@ -176,7 +177,7 @@ fn angles_to_turns(
     for ((p, v), a) in phase.iter_mut().zip(valid.iter_mut()).zip(angles.clone()) {
         let x = a * scale;
         *p = (x + ROUNDING_BIAS).to_bits() as u32;
-        *v = u32::from(a - a == 0.0);
+        *v = u32::from(a.abs() < f64::INFINITY);
         far |= x.abs() >= 2f64.powi(50);
     }
     // Angles more than 2^18 turns from zero are rare; wrap them the slow way.
