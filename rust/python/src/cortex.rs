@@ -134,6 +134,9 @@ fn find_pinwheels<'py>(
     Ok(pinwheel_columns(py, &found))
 }
 
+/// Lambda in pixels, then the frequencies (cycles per pixel) and power of the radial spectrum.
+type Spectrum<'py> = (f64, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// column_spacing(map, period=360.0) -> (wavelength_px, frequencies, power)
 #[pyfunction]
 #[pyo3(signature = (map, period = 360.0))]
@@ -141,7 +144,7 @@ fn column_spacing<'py>(
     py: Python<'py>,
     map: &Bound<'py, PyAny>,
     period: f64,
-) -> PyResult<(f64, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+) -> PyResult<Spectrum<'py>> {
     let values = Values::extract(map)?;
     let map = values.map(period)?;
     let s = guarded(py, "measuring the column spacing", || {
