@@ -92,3 +92,27 @@ def swap_optimize(
     gets (steps_done, steps_total, swaps_accepted) with the GIL held; Ctrl-C or
     an exception in it stops the run and propagates.
     """
+
+class MapError(ValueError): ...
+class NothingToAnalyseError(MapError): ...
+class NoSpectralPeakError(MapError): ...
+
+def find_pinwheels(
+    map: npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.complex128],
+    period: float = 360.0,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    """(x, y, charge) of every plaquette around which the phase winds once."""
+
+def column_spacing(
+    map: npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.complex128],
+    period: float = 360.0,
+) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(Lambda in pixels, frequencies in cycles per pixel, radially averaged power)."""
+
+def pinwheel_density(
+    map: npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.complex128],
+    period: float = 360.0,
+    margin_px: int = 0,
+    pixel_mm: float | None = None,
+) -> dict[str, Any]:
+    """Counts, Lambda, area, density, positions and nearest-neighbour distances."""
