@@ -182,3 +182,21 @@ def test_cli_optimize_writes_optimised_positions(tmp_path, capsys):
     np.save(tmp_path / "R.npy", responses[:, :100])
     assert stdann_main([*args, "--out", str(out), "--block", "layer3.1", "--steps", "10"]) == 2
     assert "R.npy" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_a_long_run_cleanly():
+    import os
+    import signal
+    import threading
+    import time
+
+    responses, positions, _ = smooth_map_case(7)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            swap_optimize(responses, positions, steps=10**10)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 10

@@ -84,7 +84,7 @@ def swap_optimize(
             seed=seed,
             allow_constant_units=allow_constant_units,
             progress=callback,
-            progress_every=max(1, min(steps // 100, 1_000_000)),
+            progress_every=max(1, min(steps // 100, 100_000)),
         )
     except _native.SwapError as err:
         raise ResponsesError(f"{source} ({positions.block}): {err}") from None
