@@ -193,7 +193,7 @@ impl RgbConverter {
             let offset = py as isize * src.linesize[p] as isize + px as isize * step as isize;
             *slot = unsafe { src.data[p].offset(offset) };
         }
-        let flags = ffi::SWS_BILINEAR as i32;
+        let flags = ffi::SWS_BILINEAR;
         self.ctx = unsafe {
             ffi::sws_getCachedContext(
                 self.ctx,
