@@ -83,8 +83,10 @@ format: $(STAMPS)/python-deps
 	$(VENV)/bin/ruff check --fix python tests benches
 	$(VENV)/bin/ruff format python tests benches
 
+# The peers of the clip pipeline are optional: --no-deps keeps pip from
+# replacing the installed torch; a peer that fails to install is reported as absent.
 bench: setup
-	-$(PIP) install -q decord2 torchcodec
+	-$(PIP) install -q --no-deps decord2 torchcodec
 	$(PY) benches/run.py
 
 clean:
