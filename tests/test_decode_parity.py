@@ -35,6 +35,7 @@ GENERATED = [
     "mpeg4.avi",
     "mjpeg.avi",
     "hevc.mov",
+    "av1.mkv",
     "vfr_h264.mp4",
 ]
 

@@ -105,6 +105,7 @@ def make_corpus(root: Path) -> dict[str, Path]:
         "hevc.mov": encode(
             root / "hevc.mov", "libx265", options={"x265-params": "log-level=error:bframes=2"}
         ),
+        "av1.mkv": encode(root / "av1.mkv", "libsvtav1", options={"preset": "12"}),
         "vfr_h264.mp4": encode(
             root / "vfr_h264.mp4",
             "libx264",
