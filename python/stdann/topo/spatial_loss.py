@@ -51,16 +51,24 @@ def unit_correlations(responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return z.transpose(-1, -2) @ z, valid
 
 
-def _lower_triangle(m: torch.Tensor) -> torch.Tensor:
-    k = m.shape[-1]
-    i, j = torch.tril_indices(k, k, offset=-1, device=m.device)
-    return m[..., i, j]
+def _pair_weights(valid: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """1 for pairs i != j of varying units, else 0: (..., K, K).
+
+    r and D are symmetric, so statistics over all off-diagonal pairs equal those
+    over the lower triangle (each pair counted twice, alike); masking the full
+    matrix spares the gathers of a lower-triangle index and their backward.
+    """
+    v = valid.to(dtype)
+    w = v.unsqueeze(-1) * v.unsqueeze(-2)
+    k = valid.shape[-1]
+    return w * (1.0 - torch.eye(k, dtype=dtype, device=valid.device))
 
 
 def _weighted_pearson(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Pearson correlation of a and b over the last axis, pairs weighted 0 or 1.
 
-    0 where fewer than three pairs count or either side is flat.
+    0 where either side is flat or fewer than three pairs count (six entries:
+    the callers weight each pair twice, once per triangle).
     """
     sw = w.sum(-1)
     n = sw.clamp_min(1.0)
@@ -70,7 +78,7 @@ def _weighted_pearson(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torc
     db = (b - mb.unsqueeze(-1)) * w
     cov = (da * db).sum(-1)
     var = da.pow(2).sum(-1) * db.pow(2).sum(-1)
-    ok = (sw >= 3) & (var > 0)
+    ok = (sw >= 6) & (var > 0)
     return torch.where(
         ok, cov / torch.where(ok, var, torch.ones_like(var)).sqrt(), torch.zeros_like(cov)
     )
@@ -80,17 +88,17 @@ def spatial_loss_rel(responses: torch.Tensor, coordinates: torch.Tensor) -> torc
     """SL_rel per neighbourhood for responses (..., B, K) and coordinates (..., K, 2) in mm."""
     r, valid = unit_correlations(responses)
     d = proximity(coordinates).to(r.dtype)
-    w = _lower_triangle((valid.unsqueeze(-1) & valid.unsqueeze(-2)).to(r.dtype))
-    return (1.0 - _weighted_pearson(_lower_triangle(r), _lower_triangle(d), w)) / 2.0
+    w = _pair_weights(valid, r.dtype)
+    rho = _weighted_pearson(r.flatten(-2), d.flatten(-2), w.flatten(-2))
+    return (1.0 - rho) / 2.0
 
 
 def spatial_loss_abs(responses: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
     """SL_abs = mean |r_ij - D_ij| over pairs i > j of varying units, per neighbourhood."""
     r, valid = unit_correlations(responses)
     d = proximity(coordinates).to(r.dtype)
-    w = _lower_triangle((valid.unsqueeze(-1) & valid.unsqueeze(-2)).to(r.dtype))
-    gap = (_lower_triangle(r) - _lower_triangle(d)).abs()
-    return (w * gap).sum(-1) / w.sum(-1).clamp_min(1.0)
+    w = _pair_weights(valid, r.dtype)
+    return (w * (r - d).abs()).sum((-2, -1)) / w.sum((-2, -1)).clamp_min(1.0)
 
 
 _LOSSES = {"rel": spatial_loss_rel, "abs": spatial_loss_abs}
