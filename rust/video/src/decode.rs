@@ -128,30 +128,70 @@ impl FrameReader {
         }
     }
 
+    /// Streams without timestamps: frames are counted, in decoder output
+    /// order, from a verified seek point or from the start of the file.
+    /// `position` None means the file is at its start with nothing decoded.
     fn read_sequentially<F>(&mut self, targets: &[usize], deliver: &mut F) -> Result<()>
     where
         F: FnMut(usize, &ffmpeg::frame::Video) -> Result<()>,
     {
-        if self.position.is_none_or(|p| p >= targets[0]) {
-            self.media.restart()?;
-            self.position = None;
-        }
         let mut next = 0;
         while next < targets.len() {
-            if !self.decode_next()? {
-                return Err(VideoError::decode(
-                    &self.media.path,
-                    format!("frame {} was not produced by the decoder", targets[next]),
-                ));
+            let target = targets[next];
+            let need_back = self.position.is_some_and(|p| p >= target);
+            // Whether self.frame already holds frame `position`, not yet looked at.
+            let mut in_hand = false;
+            match self
+                .index
+                .seek_point_for(target)
+                .filter(|s| s.hash.is_some())
+            {
+                Some(sp) if need_back || self.position.is_none_or(|p| sp.frame > p + 1) => {
+                    in_hand = self.seek_verified(sp)?;
+                }
+                _ if need_back => {
+                    self.media.restart()?;
+                    self.position = None;
+                }
+                _ => {}
             }
-            let j = self.position.map_or(0, |p| p + 1);
-            self.position = Some(j);
-            if j == targets[next] {
-                deliver(j, &self.frame)?;
-                next += 1;
+            loop {
+                if !in_hand {
+                    if !self.decode_next()? {
+                        return Err(VideoError::decode(
+                            &self.media.path,
+                            format!("frame {target} was not produced by the decoder"),
+                        ));
+                    }
+                    self.position = Some(self.position.map_or(0, |p| p + 1));
+                }
+                in_hand = false;
+                let j = self.position.expect("set above");
+                if j == target {
+                    deliver(j, &self.frame)?;
+                    while next < targets.len() && targets[next] == j {
+                        next += 1;
+                    }
+                    break;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Seek to a keyframe of a stream without timestamps and check, by content
+    /// hash, that the first frame out is the one the index proved it to be.
+    /// On success self.frame holds that frame; otherwise decoding restarts
+    /// from the beginning of the file.
+    fn seek_verified(&mut self, sp: crate::index::SeekPoint) -> Result<bool> {
+        self.seek_to(sp.seek_ts)?;
+        if self.decode_next()? && Some(crate::index::frame_hash(&self.frame)) == sp.hash {
+            self.position = Some(sp.frame);
+            return Ok(true);
+        }
+        self.media.restart()?;
+        self.position = None;
+        Ok(false)
     }
 
     /// Position the demuxer so that decoding reaches `target` soonest.

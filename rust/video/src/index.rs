@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, VideoError};
 use crate::media::Media;
 
-pub const INDEX_FORMAT_VERSION: u32 = 1;
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexMode {
@@ -34,6 +34,10 @@ pub enum IndexMode {
 pub struct SeekPoint {
     pub frame: usize,
     pub seek_ts: i64,
+    /// Sequential mode: the content hash of `frame`, which the first frame
+    /// decoded after seeking here must have (streams without timestamps).
+    #[serde(default)]
+    pub hash: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,6 +80,7 @@ impl VideoIndex {
         let mut media = Media::open(path, 1)?;
         let mut packets = Vec::new();
         let mut decoded_pts: Vec<Option<i64>> = Vec::new();
+        let mut decoded_hashes: Vec<u64> = Vec::new();
         let mut frame = ffmpeg::frame::Video::empty();
         while let Some(packet) = media.next_packet() {
             let info = Media::packet_info(&packet);
@@ -85,6 +90,7 @@ impl VideoIndex {
                 let _ = media.decoder.send_packet(&packet);
                 while media.decoder.receive_frame(&mut frame).is_ok() {
                     decoded_pts.push(frame_pts(&frame));
+                    decoded_hashes.push(frame_hash(&frame));
                 }
             }
             packets.push(info);
@@ -93,6 +99,7 @@ impl VideoIndex {
             let _ = media.decoder.send_eof();
             while media.decoder.receive_frame(&mut frame).is_ok() {
                 decoded_pts.push(frame_pts(&frame));
+                decoded_hashes.push(frame_hash(&frame));
             }
         }
 
@@ -141,15 +148,14 @@ impl VideoIndex {
                 index.mode = IndexMode::Timestamps;
             }
         }
-        if index.mode == IndexMode::Sequential && !full_decode {
-            // Without usable timestamps the packet count is not proof of the
-            // frame count: count what the decoder outputs.
-            let exact = VideoIndex::scan(path, true)?;
-            index.frame_count = exact.frame_count;
-            index.full_decode = true;
-            if exact.mode == IndexMode::Timestamps {
-                return Ok(exact);
+        if index.mode == IndexMode::Sequential {
+            if !full_decode {
+                // Without usable timestamps the packet count is not proof of the
+                // frame count: count what the decoder outputs.
+                return VideoIndex::scan(path, true);
             }
+            drop(media);
+            index.seek_points = verified_seek_points(path, &packets, &decoded_hashes)?;
         }
         Ok(index)
     }
@@ -201,6 +207,7 @@ fn seek_points(packets: &[crate::media::PacketInfo], sorted_pts: &[i64]) -> Vec<
     let mut points = vec![SeekPoint {
         frame: 0,
         seek_ts: first_ts,
+        hash: None,
     }];
     for p in packets.iter().filter(|p| p.key && !p.discard) {
         let Some(pts) = p.pts else { continue };
@@ -213,11 +220,119 @@ fn seek_points(packets: &[crate::media::PacketInfo], sorted_pts: &[i64]) -> Vec<
         points.push(SeekPoint {
             frame,
             seek_ts: p.dts.unwrap_or(pts).min(pts),
+            hash: None,
         });
     }
     points.sort_by_key(|s| s.frame);
     points.dedup_by_key(|s| s.frame);
     points
+}
+
+/// A 64-bit hash of the visible bytes of a decoded frame's first plane (luma
+/// for YUV): identifies frames by content where a stream has no timestamps.
+pub(crate) fn frame_hash(frame: &ffmpeg::frame::Video) -> u64 {
+    let raw = unsafe { &*frame.as_ptr() };
+    let desc = unsafe {
+        ffmpeg::ffi::av_pix_fmt_desc_get(std::mem::transmute::<i32, ffmpeg::ffi::AVPixelFormat>(
+            raw.format,
+        ))
+    };
+    let step = if desc.is_null() {
+        1
+    } else {
+        unsafe { (*desc).comp[0].step.max(1) as usize }
+    };
+    let (w, h, stride) = (
+        raw.width.max(0) as usize,
+        raw.height.max(0) as usize,
+        raw.linesize[0],
+    );
+    if raw.data[0].is_null() || stride <= 0 {
+        return 0;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ ((w as u64) << 32 | h as u64);
+    for y in 0..h {
+        let row =
+            unsafe { std::slice::from_raw_parts(raw.data[0].add(y * stride as usize), w * step) };
+        for chunk in row.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = (hash ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(29);
+        }
+    }
+    hash
+}
+
+/// Seek points for a stream without timestamps: seek to each keyframe, decode
+/// the first frame that comes out, and find which frame it is by its content
+/// hash (unique hashes only). Only points proven this way are kept, so reading
+/// from one by counting frames gives the same frames as decoding from the start.
+fn verified_seek_points(
+    path: &Path,
+    packets: &[crate::media::PacketInfo],
+    hashes: &[u64],
+) -> Result<Vec<SeekPoint>> {
+    let mut by_hash: std::collections::HashMap<u64, Option<usize>> = Default::default();
+    for (i, &h) in hashes.iter().enumerate() {
+        by_hash
+            .entry(h)
+            .and_modify(|v| *v = None)
+            .or_insert(Some(i));
+    }
+    let mut points = vec![SeekPoint {
+        frame: 0,
+        seek_ts: i64::MIN,
+        hash: None,
+    }];
+    let mut media = Media::open(path, 1)?;
+    let mut frame = ffmpeg::frame::Video::empty();
+    for p in packets.iter().skip(1).filter(|p| p.key && !p.discard) {
+        let Some(ts) = p.dts.or(p.pts) else { continue };
+        if media.seek(ts).is_err() {
+            continue;
+        }
+        let mut first = None;
+        let mut fed = 0;
+        while first.is_none() && fed < 64 {
+            match media.decoder.receive_frame(&mut frame) {
+                Ok(()) => first = Some(frame_hash(&frame)),
+                Err(_) => match media.next_packet() {
+                    Some(packet) => {
+                        let _ = media.decoder.send_packet(&packet);
+                        fed += 1;
+                    }
+                    None => {
+                        let _ = media.decoder.send_eof();
+                        if media.decoder.receive_frame(&mut frame).is_ok() {
+                            first = Some(frame_hash(&frame));
+                        }
+                        break;
+                    }
+                },
+            }
+        }
+        if let Some(h) = first {
+            if let Some(Some(index)) = by_hash.get(&h) {
+                points.push(SeekPoint {
+                    frame: *index,
+                    seek_ts: ts,
+                    hash: Some(h),
+                });
+            }
+        }
+    }
+    points.sort_by_key(|s| s.frame);
+    points.dedup_by_key(|s| s.frame);
+    // Later frames must not need earlier seeks: keep seek timestamps increasing.
+    let mut kept: Vec<SeekPoint> = Vec::with_capacity(points.len());
+    for p in points {
+        if kept.last().is_none_or(|last| p.seek_ts > last.seek_ts) {
+            kept.push(p);
+        }
+    }
+    Ok(kept)
 }
 
 /// Where indexes are cached: `$STDANN_CACHE_DIR`, else `$XDG_CACHE_HOME/stdann/index`,
