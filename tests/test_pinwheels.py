@@ -16,6 +16,7 @@ from stdann.analysis import (
     PinwheelDensity,
     column_spacing,
     find_pinwheels,
+    local_pinwheel_density,
     pinwheel_density,
 )
 from stdann.analysis.pinwheels_reference import find_pinwheels_reference
@@ -98,6 +99,20 @@ def test_density_fields_are_consistent():
     assert np.nanmedian(d.nn_opposite_sign) < np.nanmedian(d.nn_same_sign)
     inside = (d.x > 4) & (d.x < 123) & (d.y > 4) & (d.y < 123)
     assert inside.all()
+
+
+def test_local_density_averages_to_the_global_one_and_is_nan_off_the_sheet():
+    a = angles_of(ring_field(192, 12.0, 8))
+    a[:, :30] = np.nan
+    local = local_pinwheel_density(a, window_columns=1.5)
+    assert local.shape == a.shape
+    assert np.isnan(local[:, :30]).all()
+    assert np.nanmean(local[20:-20, 50:-20]) == pytest.approx(np.pi, rel=0.1)
+    wide = local_pinwheel_density(a, window_columns=100.0)
+    global_density = pinwheel_density(a).density
+    np.testing.assert_allclose(wide[:, 31:], global_density, rtol=0.01)
+    with pytest.raises(MapError, match="window"):
+        local_pinwheel_density(a, window_columns=-1.0)
 
 
 def test_a_constant_offset_changes_nothing():

@@ -116,3 +116,11 @@ def pinwheel_density(
     pixel_mm: float | None = None,
 ) -> dict[str, Any]:
     """Counts, Lambda, area, density, positions and nearest-neighbour distances."""
+
+def local_pinwheel_density(
+    map: npt.NDArray[np.float32] | npt.NDArray[np.float64] | npt.NDArray[np.complex128],
+    period: float = 360.0,
+    window_columns: float = 1.0,
+    margin_px: int = 0,
+) -> npt.NDArray[np.float64]:
+    """Pinwheels per Lambda^2 in a Gaussian window around each pixel (NaN off the sheet)."""

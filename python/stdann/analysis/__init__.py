@@ -8,6 +8,7 @@ from stdann.analysis.pinwheels import (
     PinwheelDensity,
     column_spacing,
     find_pinwheels,
+    local_pinwheel_density,
     pinwheel_density,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "PinwheelDensity",
     "column_spacing",
     "find_pinwheels",
+    "local_pinwheel_density",
     "pinwheel_density",
 ]

@@ -147,6 +147,22 @@ def pinwheel_density(
     return PinwheelDensity(pixel_mm=mm, **d)
 
 
+def local_pinwheel_density(
+    map: npt.ArrayLike,
+    period: float = 360.0,
+    window_columns: float = 1.0,
+    margin_px: int = 0,
+) -> FloatArray:
+    """Pinwheels per Lambda^2 around every pixel: the Gaussian-weighted count
+    of pinwheels over the Gaussian-weighted analysed area, with a window of
+    sigma = `window_columns` Lambda. NaN off the analysed area."""
+    if margin_px < 0:
+        raise MapError(f"the margin must be a number of pixels >= 0, got {margin_px}")
+    return _native.local_pinwheel_density(
+        as_map(map), float(period), float(window_columns), int(margin_px)
+    )
+
+
 def _pixel_mm(pixel_mm: float) -> float:
     mm = float(pixel_mm)
     if not (np.isfinite(mm) and mm > 0):

@@ -18,7 +18,10 @@ pub mod swap;
 #[cfg(test)]
 mod test_maps;
 
-pub use density::{pinwheel_density, DensityOptions, NearestNeighbours, PinwheelDensity};
+pub use density::{
+    local_pinwheel_density, pinwheel_density, DensityOptions, LocalDensity, NearestNeighbours,
+    PinwheelDensity,
+};
 pub use error::{CortexError, Result};
 pub use map::{Map, MapData};
 pub use pinwheels::{find_pinwheels, Pinwheel};

@@ -2,7 +2,7 @@
 //! pinwheel density. Maps arrive as 2-D NumPy arrays of float32 or float64
 //! angles in degrees, or complex128 vector sums.
 
-use numpy::{Complex64, PyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{Complex64, PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -199,6 +199,30 @@ fn pinwheel_density<'py>(
     Ok(out)
 }
 
+/// local_pinwheel_density(map, period=360.0, window_columns=1.0, margin_px=0)
+/// -> 2-D float64 array of pinwheels per Lambda^2, NaN off the analysed area.
+#[pyfunction]
+#[pyo3(signature = (map, period = 360.0, window_columns = 1.0, margin_px = 0))]
+fn local_pinwheel_density<'py>(
+    py: Python<'py>,
+    map: &Bound<'py, PyAny>,
+    period: f64,
+    window_columns: f64,
+    margin_px: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let values = Values::extract(map)?;
+    let map = values.map(period)?;
+    let options = DensityOptions {
+        margin_px,
+        pixel_mm: None,
+    };
+    let local = guarded(py, "measuring the local pinwheel density", || {
+        stdann_cortex::local_pinwheel_density(&map, &options, window_columns)
+    })?;
+    let arr = PyArray1::from_vec(py, local.values);
+    Ok(arr.reshape([local.height, local.width])?.into_any())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("MapError", py.get_type::<MapError>())?;
@@ -210,5 +234,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(find_pinwheels, m)?)?;
     m.add_function(wrap_pyfunction!(column_spacing, m)?)?;
     m.add_function(wrap_pyfunction!(pinwheel_density, m)?)?;
+    m.add_function(wrap_pyfunction!(local_pinwheel_density, m)?)?;
     Ok(())
 }
