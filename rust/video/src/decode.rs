@@ -11,7 +11,7 @@ use crate::media::Media;
 
 /// A video opened for random access by frame index.
 pub struct FrameReader {
-    pub index: VideoIndex,
+    pub index: std::sync::Arc<VideoIndex>,
     media: Media,
     frame: ffmpeg::frame::Video,
     /// Presentation index of the last frame the decoder output, if decoding is under way.
@@ -19,7 +19,8 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    pub fn open(path: &Path, index: VideoIndex) -> Result<FrameReader> {
+    pub fn open(path: &Path, index: impl Into<std::sync::Arc<VideoIndex>>) -> Result<FrameReader> {
+        let index = index.into();
         let media = Media::open(path, 1)?;
         Ok(FrameReader {
             index,

@@ -340,7 +340,7 @@ fn build_sample(
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let index = video_index(shared, video)?;
-            let mut reader = FrameReader::open(&shared.paths[video], (*index).clone())?;
+            let mut reader = FrameReader::open(&shared.paths[video], Arc::clone(&index))?;
             let plan = plan_sample(
                 &cfg.spec,
                 &cfg.augment,
