@@ -66,11 +66,12 @@ def test_shuffled_smooth_map_is_restored_close_to_the_true_arrangement():
         responses, positions, steps=300_000, steps_per_window=500, seed=1
     )
     end_cost = sheet_cost(responses, optimised)
-    assert stats["steps_done"] == 300_000 and stats["swaps_accepted"] > 0
-    # The bound: the optimised arrangement closes at least 80% of the gap between
-    # the shuffled and the true arrangement's spatial cost.
+    assert stats["steps_done"] == 600_000 and stats["swaps_accepted"] > 0
+    # The bound: the optimised arrangement closes at least 85% of the gap between
+    # the shuffled and the true arrangement's spatial cost (measured: true 0.196,
+    # shuffled 0.500, optimised 0.208, 96% closed).
     assert end_cost < start_cost
-    assert end_cost - true_cost < 0.2 * (start_cost - true_cost), (true_cost, start_cost, end_cost)
+    assert end_cost - true_cost < 0.15 * (start_cost - true_cost), (true_cost, start_cost, end_cost)
 
 
 def test_only_permutes_and_is_deterministic_for_a_seed():
