@@ -63,7 +63,7 @@ def test_shuffled_smooth_map_is_restored_close_to_the_true_arrangement():
     true_cost = sheet_cost(true_responses, positions)
     start_cost = sheet_cost(responses, positions)
     optimised, stats = swap_optimize(
-        responses, positions, steps=300_000, steps_per_window=500, seed=1
+        responses, positions, steps=600_000, steps_per_window=500, seed=1
     )
     end_cost = sheet_cost(responses, optimised)
     assert stats["steps_done"] == 600_000 and stats["swaps_accepted"] > 0
