@@ -84,39 +84,22 @@ unsafe fn scan_plaquettes_avx2(map: &Map<'_>, on_pinwheel: impl FnMut(usize, usi
 #[inline(always)]
 fn scan_plaquettes_portable(map: &Map<'_>, mut on_pinwheel: impl FnMut(usize, usize, i8)) -> usize {
     let (h, w) = (map.height(), map.width());
-    let mut phase = [vec![0u32; w], vec![0u32; w]];
-    let mut valid = [vec![0u32; w], vec![0u32; w]];
-    let mut across = [vec![0i32; w - 1], vec![0i32; w - 1]];
-    let mut pair_valid = [vec![0u32; w - 1], vec![0u32; w - 1]];
-    let mut down = vec![0i32; w];
+    let (mut top_phase, mut bottom_phase) = (vec![0u32; w], vec![0u32; w]);
+    let (mut top_valid, mut bottom_valid) = (vec![0u32; w], vec![0u32; w]);
     let mut charges = vec![0i8; w - 1];
     let mut complete = 0usize;
-    map.phase_row(0, &mut phase[0], &mut valid[0]);
-    row_steps(&phase[0], &valid[0], &mut across[0], &mut pair_valid[0]);
+    map.phase_row(0, &mut top_phase, &mut top_valid);
     for row in 0..h - 1 {
-        let (top, bottom) = (row % 2, 1 - row % 2);
-        {
-            let [p0, p1] = &mut phase;
-            let [v0, v1] = &mut valid;
-            let [a0, a1] = &mut across;
-            let [q0, q1] = &mut pair_valid;
-            let (p, v, a, q) = if bottom == 1 {
-                (p1, v1, a1, q1)
-            } else {
-                (p0, v0, a0, q0)
-            };
-            map.phase_row(row + 1, p, v);
-            row_steps(p, v, a, q);
+        if row > 0 {
+            std::mem::swap(&mut top_phase, &mut bottom_phase);
+            std::mem::swap(&mut top_valid, &mut bottom_valid);
         }
-        for ((d, &t), &b) in down.iter_mut().zip(&phase[top]).zip(&phase[bottom]) {
-            *d = quarter_step(t, b);
-        }
+        map.phase_row(row + 1, &mut bottom_phase, &mut bottom_valid);
         complete += plaquette_row(
-            &across[top],
-            &across[bottom],
-            &down,
-            &pair_valid[top],
-            &pair_valid[bottom],
+            &top_phase,
+            &bottom_phase,
+            &top_valid,
+            &bottom_valid,
             &mut charges,
         );
         // Pinwheels are sparse: skip eight empty plaquettes (one u64) at a time.
@@ -150,50 +133,32 @@ fn quarter_step(a: u32, b: u32) -> i32 {
     (b.wrapping_sub(a) as i32) >> 2
 }
 
-/// The horizontal steps of one row and whether both pixels of each are on
-/// the sheet (as an all-ones mask).
-#[inline(always)]
-fn row_steps(phase: &[u32], valid: &[u32], across: &mut [i32], pair_valid: &mut [u32]) {
-    for (j, (a, q)) in across.iter_mut().zip(pair_valid.iter_mut()).enumerate() {
-        *a = quarter_step(phase[j], phase[j + 1]);
-        *q = (valid[j] & valid[j + 1]).wrapping_neg();
-    }
-}
-
-/// Charges of one row of plaquettes from the quarter steps around them.
+/// Charges of one row of plaquettes between rows `p0` (top) and `p1`, in
+/// one pass with no intermediate arrays.
 ///
 /// The four wrapped steps around a plaquette sum to an exact multiple of a
 /// turn (2^32 units), 2^32 times the charge; the quarter steps, each off by
 /// less than one unit, sum to within 4 units of 2^30 times it, so rounding to
-/// a multiple of 2^30 recovers it. Charges of +-2 need all four steps to be
-/// exactly half a turn (corners alternating between opposite phases), where
-/// the winding is undefined; they count as no pinwheel (the wrapping add
-/// sends +2 to -2 too).
+/// a multiple of 2^30 recovers it. A charge of -2 needs all four steps to be
+/// exactly minus half a turn (corners alternating between opposite phases),
+/// where the winding is undefined; it counts as no pinwheel.
 #[inline(always)]
-fn plaquette_row(
-    across_top: &[i32],
-    across_bottom: &[i32],
-    down: &[i32],
-    valid_top: &[u32],
-    valid_bottom: &[u32],
-    charges: &mut [i8],
-) -> usize {
+fn plaquette_row(p0: &[u32], p1: &[u32], v0: &[u32], v1: &[u32], charges: &mut [i8]) -> usize {
     let n = charges.len();
-    let (at, ab, dn) = (&across_top[..n], &across_bottom[..n], &down[..n + 1]);
-    let (vt, vb) = (&valid_top[..n], &valid_bottom[..n]);
+    let (p0, p1, v0, v1) = (&p0[..n + 1], &p1[..n + 1], &v0[..n + 1], &v1[..n + 1]);
     let mut complete = 0u32;
     for j in 0..n {
         // Counter-clockwise in (x, y): right along the top, down the right
         // side, left along the bottom, up the left side.
-        let s = at[j]
-            .wrapping_add(dn[j + 1])
-            .wrapping_sub(ab[j])
-            .wrapping_sub(dn[j]);
-        let k = s.wrapping_add(1 << 29) >> 30;
-        let ok = vt[j] & vb[j];
+        let s = quarter_step(p0[j], p0[j + 1])
+            + quarter_step(p0[j + 1], p1[j + 1])
+            + quarter_step(p1[j + 1], p1[j])
+            + quarter_step(p1[j], p0[j]);
+        let k = (s + (1 << 29)) >> 30;
+        let ok = v0[j] & v0[j + 1] & v1[j] & v1[j + 1];
         let k = if k == -2 { 0 } else { k };
-        charges[j] = (k & ok as i32) as i8;
-        complete += ok & 1;
+        charges[j] = (k & ok.wrapping_neg() as i32) as i8;
+        complete += ok;
     }
     complete as usize
 }
