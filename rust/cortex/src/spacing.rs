@@ -89,7 +89,9 @@ pub fn column_spacing(map: &Map<'_>) -> Result<ColumnSpacing> {
         let fa = a.min(size - a) as f64;
         for b in 0..size {
             let fb = b.min(size - b) as f64;
-            let bin = (fa.hypot(fb) + 0.5) as usize;
+            // Small integers: the plain square root is exact enough and, unlike
+            // `hypot`, not a library call.
+            let bin = ((fa * fa + fb * fb).sqrt() + 0.5) as usize;
             if bin < bins {
                 total[bin] += columns[a * size + b].norm_sqr();
                 count[bin] += 1;
