@@ -369,6 +369,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Whatever follows the magic string, parsing returns, never panics.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            version in 0u8..4,
+            header in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+            text in "[ -~]{0,90}",
+            shape in "\\(([0-9]{1,20}, ?){0,3}[0-9]{0,20}\\)",
+        ) {
+            let mut bytes = b"\x93NUMPY".to_vec();
+            bytes.push(version);
+            bytes.push(0);
+            bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+            bytes.extend_from_slice(&header);
+            let _ = parse_npy(&bytes);
+            let _ = parse_npy(&npy("<f8", false, &shape, &header));
+            let _ = parse_npy(&npy("<c8", true, &shape, &header));
+        }
+    }
+
     #[test]
     fn bad_files_say_why() {
         let err = parse_npy(b"PK\x03\x04 not an npy").unwrap_err();

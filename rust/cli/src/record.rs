@@ -41,9 +41,24 @@ pub struct Record {
     pub pinwheels: Option<Vec<(f64, f64, i8)>>,
 }
 
-/// Reads and analyses one input; never panics the run: a panic in the
-/// analysis becomes an error record too.
+/// Reads and analyses one input; never panics the run: a panic while
+/// reading or analysing becomes an error record too.
 pub fn analyse(input: &Input, settings: &Settings) -> Record {
+    let name = match input {
+        Input::File(p) => p.display().to_string(),
+        Input::Missing { name, .. } => name.clone(),
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_and_measure(input, settings)
+    }))
+    .unwrap_or_else(|_| Record {
+        path: name,
+        error: Some("internal error while reading or analysing the map".into()),
+        ..Record::default()
+    })
+}
+
+fn read_and_measure(input: &Input, settings: &Settings) -> Record {
     let path = match input {
         Input::File(p) => p,
         Input::Missing { name, reason } => {
@@ -71,22 +86,18 @@ pub fn analyse(input: &Input, settings: &Settings) -> Record {
         }
     };
     rec.shape = Some([array.height, array.width]);
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| measure(&array, settings)));
-    match outcome {
-        Ok(Ok(m)) => {
-            let shape = rec.shape;
-            rec = Record {
-                path: rec.path,
-                key: rec.key,
-                shape,
-                ..m
-            };
-        }
-        Ok(Err(e)) => rec.error = Some(e.to_string()),
-        Err(_) => rec.error = Some("internal error while analysing the map".into()),
+    match measure(&array, settings) {
+        Ok(m) => Record {
+            path: rec.path,
+            key: rec.key,
+            shape: rec.shape,
+            ..m
+        },
+        Err(e) => Record {
+            error: Some(e.to_string()),
+            ..rec
+        },
     }
-    rec
 }
 
 fn measure(array: &MapArray, s: &Settings) -> stdann_cortex::Result<Record> {
