@@ -56,8 +56,9 @@ def find_pinwheels(
     counter-clockwise in the (x, y) plane, -1 clockwise. For orientation maps
     (period 180) the phase is the doubled angle, so charge +1 is a +1/2
     pinwheel of orientation. Positions are plaquette centres for angle maps
-    and the sub-pixel zero of z inside the plaquette for complex maps.
-    Plaquettes that touch a NaN pixel are skipped.
+    and the sub-pixel zero of z inside the plaquette for complex maps, whose
+    argument is taken as the phase as it is (`period` is not used for them).
+    Plaquettes that touch a NaN (or infinite) pixel are skipped.
     """
     return _native.find_pinwheels(as_map(map), float(period))
 
