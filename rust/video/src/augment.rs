@@ -308,13 +308,13 @@ fn process_view(work: &FrameWork, frames: &mut [u8]) {
             return;
         }
     }
-    process_view_generic(work, frames);
+    process_view_generic::<false>(work, frames);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn process_view_avx2(work: &FrameWork, frames: &mut [u8]) {
-    process_view_generic(work, frames);
+    process_view_generic::<true>(work, frames);
 }
 
 /// Pixels per chunk: three float planes of a chunk stay in L1 while every
@@ -328,7 +328,7 @@ type Chunk = [f32; CHUNK];
 /// contrast pivot is the mean grey of the whole view at the point where
 /// contrast comes in the jitter order, so it is found in a first pass.
 #[inline(always)]
-fn process_view_generic(work: &FrameWork, frames: &mut [u8]) {
+fn process_view_generic<const SIMD: bool>(work: &FrameWork, frames: &mut [u8]) {
     let npix = work.size * work.size;
     let frame_len = npix * 3;
     // Adjustments whose factor leaves the image unchanged are skipped.
@@ -358,7 +358,7 @@ fn process_view_generic(work: &FrameWork, frames: &mut [u8]) {
         for frame in frames.chunks_exact(frame_len) {
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                load_chunk(&frame[start * 3..(start + n) * 3], &mut r, &mut g, &mut b);
+                load_chunk::<SIMD>(&frame[start * 3..(start + n) * 3], &mut r, &mut g, &mut b);
                 for &op in &ops[..pos] {
                     apply_jitter_op(op, &jitter, 0.0, &mut r, &mut g, &mut b);
                 }
@@ -377,7 +377,7 @@ fn process_view_generic(work: &FrameWork, frames: &mut [u8]) {
         for start in (0..npix).step_by(CHUNK) {
             let n = CHUNK.min(npix - start);
             let px = &mut frame[start * 3..(start + n) * 3];
-            load_chunk(px, &mut r, &mut g, &mut b);
+            load_chunk::<SIMD>(px, &mut r, &mut g, &mut b);
             for &op in &ops {
                 apply_jitter_op(op, &jitter, contrast_mean, &mut r, &mut g, &mut b);
             }
@@ -392,7 +392,7 @@ fn process_view_generic(work: &FrameWork, frames: &mut [u8]) {
                 planes[npix + start..npix + start + n].copy_from_slice(&g[..n]);
                 planes[2 * npix + start..2 * npix + start + n].copy_from_slice(&b[..n]);
             } else {
-                store_chunk(&r, &g, &b, px);
+                store_chunk::<SIMD>(&r, &g, &b, px);
             }
         }
         if let Some(kernel) = work.kernel {
@@ -404,26 +404,64 @@ fn process_view_generic(work: &FrameWork, frames: &mut [u8]) {
                 r[..n].copy_from_slice(&planes[start..start + n]);
                 g[..n].copy_from_slice(&planes[npix + start..npix + start + n]);
                 b[..n].copy_from_slice(&planes[2 * npix + start..2 * npix + start + n]);
-                store_chunk(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
+                store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
         }
     }
 }
 
 /// Interleaved RGB bytes (at most CHUNK pixels) to planar floats in [0, 1].
+/// Full chunks go through fixed-size arrays, which the compiler turns into
+/// vector shuffles; only a frame's last partial chunk takes the scalar loop.
 #[inline(always)]
-fn load_chunk(px: &[u8], r: &mut Chunk, g: &mut Chunk, b: &mut Chunk) {
+fn load_chunk<const SIMD: bool>(px: &[u8], r: &mut Chunk, g: &mut Chunk, b: &mut Chunk) {
+    const S: f32 = 1.0 / 255.0;
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        if let Ok(full) = <&[u8; 3 * CHUNK]>::try_from(px) {
+            // SAFETY: SIMD is only true on the path taken after AVX2 was detected.
+            unsafe { simd::load_chunk(full, r, g, b) };
+            return;
+        }
+    }
+    if let Ok(full) = <&[u8; 3 * CHUNK]>::try_from(px) {
+        for i in 0..CHUNK {
+            r[i] = full[3 * i] as f32 * S;
+            g[i] = full[3 * i + 1] as f32 * S;
+            b[i] = full[3 * i + 2] as f32 * S;
+        }
+        return;
+    }
     for (i, p) in px.chunks_exact(3).enumerate() {
-        r[i] = p[0] as f32 * (1.0 / 255.0);
-        g[i] = p[1] as f32 * (1.0 / 255.0);
-        b[i] = p[2] as f32 * (1.0 / 255.0);
+        r[i] = p[0] as f32 * S;
+        g[i] = p[1] as f32 * S;
+        b[i] = p[2] as f32 * S;
     }
 }
 
 /// Planar floats back to interleaved RGB bytes, rounded, for the pixels of `px`.
 #[inline(always)]
-fn store_chunk(r: &Chunk, g: &Chunk, b: &Chunk, px: &mut [u8]) {
-    let to_u8 = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+fn store_chunk<const SIMD: bool>(r: &Chunk, g: &Chunk, b: &Chunk, px: &mut [u8]) {
+    #[inline(always)]
+    fn to_u8(v: f32) -> u8 {
+        (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8
+    }
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        if let Ok(full) = <&mut [u8; 3 * CHUNK]>::try_from(&mut *px) {
+            // SAFETY: SIMD is only true on the path taken after AVX2 was detected.
+            unsafe { simd::store_chunk(r, g, b, full) };
+            return;
+        }
+    }
+    if let Ok(full) = <&mut [u8; 3 * CHUNK]>::try_from(&mut *px) {
+        for i in 0..CHUNK {
+            full[3 * i] = to_u8(r[i]);
+            full[3 * i + 1] = to_u8(g[i]);
+            full[3 * i + 2] = to_u8(b[i]);
+        }
+        return;
+    }
     for (i, p) in px.chunks_exact_mut(3).enumerate() {
         p[0] = to_u8(r[i]);
         p[1] = to_u8(g[i]);
@@ -454,9 +492,9 @@ fn flip_horizontal(frame: &mut [u8], size: usize) {
     for row in frame.chunks_exact_mut(size * 3) {
         for x in 0..size / 2 {
             let (a, b) = (x * 3, (size - 1 - x) * 3);
-            for c in 0..3 {
-                row.swap(a + c, b + c);
-            }
+            row.swap(a, b);
+            row.swap(a + 1, b + 1);
+            row.swap(a + 2, b + 2);
         }
     }
 }
@@ -563,7 +601,7 @@ fn reflect(i: isize, n: isize) -> usize {
 /// store per eight outputs); rows are padded by reflection, as torchvision pads.
 #[inline(always)]
 fn blur_plane(plane: &mut [f32], tmp: &mut Vec<f32>, size: usize, kernel: &[f32]) {
-    const LANES: usize = 8;
+    const LANES: usize = 16;
     let r = kernel.len() / 2;
     let n = size as isize;
     let stride = size.next_multiple_of(LANES);
@@ -573,13 +611,15 @@ fn blur_plane(plane: &mut [f32], tmp: &mut Vec<f32>, size: usize, kernel: &[f32]
     let mut padded = vec![0f32; stride + 2 * r + LANES];
     for y in 0..size {
         let row = &plane[y * size..(y + 1) * size];
-        for (px, dst) in padded[..size + 2 * r].iter_mut().enumerate() {
-            *dst = row[reflect(px as isize - r as isize, n)];
+        padded[r..r + size].copy_from_slice(row);
+        for i in 0..r {
+            padded[r - 1 - i] = row[reflect(-(i as isize) - 1, n)];
+            padded[r + size + i] = row[reflect(n + i as isize, n)];
         }
         for x0 in (0..size).step_by(LANES) {
             let mut acc = [0f32; LANES];
             for (k, &w) in kernel.iter().enumerate() {
-                let src = &padded[x0 + k..x0 + k + LANES];
+                let src: &[f32; LANES] = padded[x0 + k..x0 + k + LANES].try_into().unwrap();
                 for l in 0..LANES {
                     acc[l] += w * src[l];
                 }
@@ -588,13 +628,16 @@ fn blur_plane(plane: &mut [f32], tmp: &mut Vec<f32>, size: usize, kernel: &[f32]
         }
     }
     // Vertical pass back into the plane.
+    let mut rows = vec![0usize; kernel.len()];
     let mut acc_row = vec![0f32; stride];
     for y in 0..size {
+        for (k, row) in rows.iter_mut().enumerate() {
+            *row = reflect(y as isize + k as isize - r as isize, n) * stride;
+        }
         for x0 in (0..stride).step_by(LANES) {
             let mut acc = [0f32; LANES];
-            for (k, &w) in kernel.iter().enumerate() {
-                let sy = reflect(y as isize + k as isize - r as isize, n);
-                let src = &tmp[sy * stride + x0..sy * stride + x0 + LANES];
+            for (&w, &row) in kernel.iter().zip(&rows) {
+                let src: &[f32; LANES] = tmp[row + x0..row + x0 + LANES].try_into().unwrap();
                 for l in 0..LANES {
                     acc[l] += w * src[l];
                 }
@@ -602,6 +645,104 @@ fn blur_plane(plane: &mut [f32], tmp: &mut Vec<f32>, size: usize, kernel: &[f32]
             acc_row[x0..x0 + LANES].copy_from_slice(&acc);
         }
         plane[y * size..(y + 1) * size].copy_from_slice(&acc_row[..size]);
+    }
+}
+
+/// Interleaved RGB24 <-> planar float conversion with byte shuffles: eight
+/// pixels (24 bytes) per step. The compiler does not find these shuffles for
+/// a stride-3 layout, and conversion was half the cost of a jittered view.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{Chunk, CHUNK};
+    use std::arch::x86_64::*;
+
+    /// Byte positions of R, G and B of pixels 0..5 in bytes 0..16, and of
+    /// pixels 5..8 in bytes 8..24 (read as a second, overlapping load).
+    const LO: [[i8; 16]; 3] = [
+        [0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1],
+        [1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1],
+        [2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1],
+    ];
+    const HI: [[i8; 16]; 3] = [
+        [
+            -1, -1, -1, -1, -1, -1, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+        ],
+        [
+            -1, -1, -1, -1, -1, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1,
+        ],
+        [
+            -1, -1, -1, -1, -1, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1,
+        ],
+    ];
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn load_chunk(
+        px: &[u8; 3 * CHUNK],
+        r: &mut Chunk,
+        g: &mut Chunk,
+        b: &mut Chunk,
+    ) {
+        let scale = _mm256_set1_ps(1.0 / 255.0);
+        let masks_lo = LO.map(|m| _mm_loadu_si128(m.as_ptr() as *const __m128i));
+        let masks_hi = HI.map(|m| _mm_loadu_si128(m.as_ptr() as *const __m128i));
+        let outs = [r.as_mut_ptr(), g.as_mut_ptr(), b.as_mut_ptr()];
+        for block in 0..CHUNK / 8 {
+            let p = px.as_ptr().add(block * 24);
+            let lo = _mm_loadu_si128(p as *const __m128i);
+            let hi = _mm_loadu_si128(p.add(8) as *const __m128i);
+            for c in 0..3 {
+                let bytes = _mm_or_si128(
+                    _mm_shuffle_epi8(lo, masks_lo[c]),
+                    _mm_shuffle_epi8(hi, masks_hi[c]),
+                );
+                let f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+                _mm256_storeu_ps(outs[c].add(block * 8), _mm256_mul_ps(f, scale));
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn store_chunk(r: &Chunk, g: &Chunk, b: &Chunk, px: &mut [u8; 3 * CHUNK]) {
+        let scale = _mm256_set1_ps(255.0);
+        let zero = _mm256_setzero_ps();
+        let top = _mm256_set1_ps(255.0);
+        // Where each output byte of 8 interleaved pixels comes from in the
+        // register holding R0..7 | G0..7 (low 16 bytes) and B0..7 (high 8).
+        let rg_to_lo: [i8; 16] = [0, 8, -1, 1, 9, -1, 2, 10, -1, 3, 11, -1, 4, 12, -1, 5];
+        let b_to_lo: [i8; 16] = [-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1];
+        let rg_to_hi: [i8; 16] = [13, -1, 6, 14, -1, 7, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+        let b_to_hi: [i8; 16] = [-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, -1, -1, -1, -1, -1, -1];
+        let m = |a: [i8; 16]| _mm_loadu_si128(a.as_ptr() as *const __m128i);
+        let (rg_lo, b_lo, rg_hi, b_hi) = (m(rg_to_lo), m(b_to_lo), m(rg_to_hi), m(b_to_hi));
+        let ins = [r.as_ptr(), g.as_ptr(), b.as_ptr()];
+        for block in 0..CHUNK / 8 {
+            // Round to nearest (ties away, as +0.5 then truncate), clamp, to bytes.
+            let mut bytes = [_mm_setzero_si128(); 3];
+            for c in 0..3 {
+                let v = _mm256_loadu_ps(ins[c].add(block * 8));
+                let v = _mm256_min_ps(
+                    _mm256_max_ps(_mm256_fmadd_ps(v, scale, _mm256_set1_ps(0.5)), zero),
+                    top,
+                );
+                let i = _mm256_cvttps_epi32(v);
+                let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+                bytes[c] = _mm_packus_epi16(w, w);
+            }
+            let rg = _mm_unpacklo_epi64(bytes[0], bytes[1]);
+            let lo = _mm_or_si128(
+                _mm_shuffle_epi8(rg, rg_lo),
+                _mm_shuffle_epi8(bytes[2], b_lo),
+            );
+            let hi = _mm_or_si128(
+                _mm_shuffle_epi8(rg, rg_hi),
+                _mm_shuffle_epi8(bytes[2], b_hi),
+            );
+            let out = px.as_mut_ptr().add(block * 24);
+            _mm_storeu_si128(out as *mut __m128i, lo);
+            let mut tail = [0u8; 16];
+            _mm_storeu_si128(tail.as_mut_ptr() as *mut __m128i, hi);
+            std::ptr::copy_nonoverlapping(tail.as_ptr(), out.add(16), 8);
+        }
     }
 }
 

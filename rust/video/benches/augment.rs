@@ -1,0 +1,115 @@
+//! Cost of each augmentation step on one 16 x 112 x 112 view, in microseconds
+//! per view (best of several repeats, so that other load on the machine
+//! inflates the numbers as little as possible). Run: `cargo bench -p stdann-video`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use stdann_video::augment::{Jitter, ViewParams};
+
+const SIZE: usize = 112;
+const FRAMES: usize = 16;
+
+fn best_us(params: &ViewParams, view: &[u8]) -> f64 {
+    let mut best = f64::INFINITY;
+    let mut buf = view.to_vec();
+    for _ in 0..7 {
+        let reps = 20;
+        let t = Instant::now();
+        for _ in 0..reps {
+            buf.copy_from_slice(view);
+            params.apply(black_box(&mut buf), SIZE);
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+    }
+    best
+}
+
+fn main() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let view: Vec<u8> = (0..FRAMES * SIZE * SIZE * 3).map(|_| rng.gen()).collect();
+    let base = ViewParams::identity(SIZE as u32, SIZE as u32, SIZE as u32);
+    let jitter = |b: f32, c: f32, s: f32, h: f32| Jitter {
+        brightness: b,
+        contrast: c,
+        saturation: s,
+        hue: h,
+        order: [3, 1, 0, 2],
+    };
+    let cases: Vec<(&str, ViewParams)> = vec![
+        ("copy only (identity)", base),
+        ("flip", ViewParams { flip: true, ..base }),
+        (
+            "brightness",
+            ViewParams {
+                jitter: Some(jitter(1.3, 1.0, 1.0, 0.0)),
+                ..base
+            },
+        ),
+        (
+            "contrast",
+            ViewParams {
+                jitter: Some(jitter(1.0, 0.7, 1.0, 0.0)),
+                ..base
+            },
+        ),
+        (
+            "saturation",
+            ViewParams {
+                jitter: Some(jitter(1.0, 1.0, 1.2, 0.0)),
+                ..base
+            },
+        ),
+        (
+            "hue",
+            ViewParams {
+                jitter: Some(jitter(1.0, 1.0, 1.0, 0.05)),
+                ..base
+            },
+        ),
+        (
+            "full colour jitter",
+            ViewParams {
+                jitter: Some(jitter(1.3, 0.7, 1.2, 0.05)),
+                ..base
+            },
+        ),
+        (
+            "grayscale",
+            ViewParams {
+                grayscale: true,
+                ..base
+            },
+        ),
+        (
+            "blur sigma 1",
+            ViewParams {
+                blur_sigma: Some(1.0),
+                ..base
+            },
+        ),
+        (
+            "blur sigma 2",
+            ViewParams {
+                blur_sigma: Some(2.0),
+                ..base
+            },
+        ),
+        (
+            "jitter + grayscale + blur 2 + flip",
+            ViewParams {
+                flip: true,
+                jitter: Some(jitter(1.3, 0.7, 1.2, 0.05)),
+                grayscale: true,
+                blur_sigma: Some(2.0),
+                ..base
+            },
+        ),
+    ];
+    println!("augmentation of one {FRAMES} x {SIZE} x {SIZE} view, best of 7 x 20 runs");
+    for (name, params) in cases {
+        println!("{name:<36} {:>9.1} us", best_us(&params, &view));
+    }
+}
