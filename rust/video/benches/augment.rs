@@ -8,6 +8,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stdann_video::augment::{Jitter, ViewParams};
+use stdann_video::convert::{CropBox, RgbConverter};
 
 const SIZE: usize = 112;
 const FRAMES: usize = 16;
@@ -108,8 +109,56 @@ fn main() {
             },
         ),
     ];
+    crop_scale_costs(&mut rng);
     println!("augmentation of one {FRAMES} x {SIZE} x {SIZE} view, best of 7 x 20 runs");
     for (name, params) in cases {
         println!("{name:<36} {:>9.1} us", best_us(&params, &view));
+    }
+}
+
+/// Crop, scale and convert to RGB of one 300 x 128 YUV 4:2:0 frame (the
+/// prepared format) to 112 x 112: the same box every time (swscale's context
+/// is reused) and a new box every 16 frames (a new context per view).
+fn crop_scale_costs(rng: &mut ChaCha8Rng) {
+    stdann_video::media::init_ffmpeg();
+    let mut frame = ffmpeg_next::frame::Video::new(ffmpeg_next::format::Pixel::YUV420P, 300, 128);
+    for p in 0..3 {
+        for v in frame.data_mut(p) {
+            *v = rng.gen();
+        }
+    }
+    let mut out = vec![0u8; SIZE * SIZE * 3];
+    let boxes: Vec<CropBox> = (0..64)
+        .map(|_| {
+            let w = rng.gen_range(60..=128u32);
+            let h = rng.gen_range(60..=128u32);
+            CropBox {
+                x: rng.gen_range(0..=300 - w),
+                y: rng.gen_range(0..=128 - h),
+                w,
+                h,
+            }
+        })
+        .collect();
+    for (name, per_view) in [
+        ("same box every frame", false),
+        ("new box every 16 frames", true),
+    ] {
+        let mut conv = RgbConverter::new();
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for i in 0..1024 {
+                let b = if per_view {
+                    boxes[(i / FRAMES) % boxes.len()]
+                } else {
+                    boxes[0]
+                };
+                conv.crop_scale(&frame, b, SIZE as u32, SIZE as u32, &mut out, SIZE * 3)
+                    .unwrap();
+            }
+            best = best.min(t.elapsed().as_secs_f64() * 1e6 / 1024.0 * FRAMES as f64);
+        }
+        println!("crop+scale+RGB, {name:<27} {best:>9.1} us per {FRAMES}-frame view");
     }
 }
