@@ -255,6 +255,19 @@ impl ViewParams {
         }
     }
 
+    /// MoCo v2's kernel spans a tenth of the image; taps beyond 3 sigma (under
+    /// 0.3% of the weight) are dropped, which matters for small sigma.
+    fn blur_kernel(&self, size: usize) -> Option<Vec<f32>> {
+        self.blur_sigma.map(|sigma| {
+            let radius = self
+                .blur_radius
+                .min((3.0 * sigma).ceil() as usize)
+                .min(size.saturating_sub(1))
+                .max(1);
+            gaussian_kernel(sigma, radius)
+        })
+    }
+
     /// Apply flip, colour jitter, grayscale and blur to a view: `frames` holds
     /// T frames of `size` x `size` RGB24, already cropped and scaled.
     pub fn apply(&self, frames: &mut [u8], size: usize) {
@@ -268,23 +281,36 @@ impl ViewParams {
         if self.jitter.is_none() && !self.grayscale && self.blur_sigma.is_none() {
             return;
         }
-        // MoCo v2's kernel spans a tenth of the image; taps beyond 3 sigma
-        // (under 0.3% of the weight) are dropped, which matters for small sigma.
-        let kernel = self.blur_sigma.map(|sigma| {
-            let radius = self
-                .blur_radius
-                .min((3.0 * sigma).ceil() as usize)
-                .min(size.saturating_sub(1))
-                .max(1);
-            gaussian_kernel(sigma, radius)
-        });
+        let kernel = self.blur_kernel(size);
         let work = FrameWork {
             jitter: self.jitter,
             grayscale: self.grayscale,
             kernel: kernel.as_deref(),
             size,
         };
-        process_view(&work, frames);
+        process_view(&work, frames, None);
+    }
+
+    /// Apply the view's augmentation to frames given as planar YUV 4:4:4
+    /// (`yuv`: T frames of Y, U, V planes of size x size, BT.601, full or
+    /// limited range), writing T RGB24 frames to `out`. The conversion to RGB
+    /// happens in the float stage, fused with the colour operations; the flip
+    /// is done on the YUV planes. `yuv` is modified (flipped) in place.
+    pub fn apply_yuv(&self, yuv: &mut [u8], full_range: bool, out: &mut [u8], size: usize) {
+        debug_assert_eq!(yuv.len(), out.len());
+        if self.flip {
+            for row in yuv.chunks_exact_mut(size) {
+                row.reverse();
+            }
+        }
+        let kernel = self.blur_kernel(size);
+        let work = FrameWork {
+            jitter: self.jitter,
+            grayscale: self.grayscale,
+            kernel: kernel.as_deref(),
+            size,
+        };
+        process_view(&work, out, Some((&*yuv, full_range)));
     }
 }
 
@@ -299,22 +325,22 @@ struct FrameWork<'a> {
 /// Runs the view with AVX2 and FMA where the processor has them (the loops
 /// are plain Rust; this only lets the compiler use wider vectors), else with
 /// the baseline instruction set.
-fn process_view(work: &FrameWork, frames: &mut [u8]) {
+fn process_view(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>) {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             // SAFETY: the features this function is compiled for were just detected.
-            unsafe { process_view_avx2(work, frames) };
+            unsafe { process_view_avx2(work, frames, yuv) };
             return;
         }
     }
-    process_view_generic::<false>(work, frames);
+    process_view_generic::<false>(work, frames, yuv);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn process_view_avx2(work: &FrameWork, frames: &mut [u8]) {
-    process_view_generic::<true>(work, frames);
+unsafe fn process_view_avx2(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>) {
+    process_view_generic::<true>(work, frames, yuv);
 }
 
 /// Pixels per chunk: three float planes of a chunk stay in L1 while every
@@ -328,7 +354,11 @@ type Chunk = [f32; CHUNK];
 /// contrast pivot is the mean grey of the whole view at the point where
 /// contrast comes in the jitter order, so it is found in a first pass.
 #[inline(always)]
-fn process_view_generic<const SIMD: bool>(work: &FrameWork, frames: &mut [u8]) {
+fn process_view_generic<const SIMD: bool>(
+    work: &FrameWork,
+    frames: &mut [u8],
+    yuv: Option<(&[u8], bool)>,
+) {
     let npix = work.size * work.size;
     let frame_len = npix * 3;
     // Adjustments whose factor leaves the image unchanged are skipped.
@@ -355,10 +385,27 @@ fn process_view_generic<const SIMD: bool>(work: &FrameWork, frames: &mut [u8]) {
     let mut contrast_mean = 0.0f32;
     if let Some(pos) = ops.iter().position(|&o| o == 1) {
         let mut sum = 0f64;
-        for frame in frames.chunks_exact(frame_len) {
+        for (f, frame) in frames.chunks_exact(frame_len).enumerate() {
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                load_chunk::<SIMD>(&frame[start * 3..(start + n) * 3], &mut r, &mut g, &mut b);
+                match yuv {
+                    Some((planes, full)) => load_chunk_yuv(
+                        &planes[f * frame_len..],
+                        npix,
+                        start,
+                        n,
+                        full,
+                        &mut r,
+                        &mut g,
+                        &mut b,
+                    ),
+                    None => load_chunk::<SIMD>(
+                        &frame[start * 3..(start + n) * 3],
+                        &mut r,
+                        &mut g,
+                        &mut b,
+                    ),
+                }
                 for &op in &ops[..pos] {
                     apply_jitter_op(op, &jitter, 0.0, &mut r, &mut g, &mut b);
                 }
@@ -373,11 +420,23 @@ fn process_view_generic<const SIMD: bool>(work: &FrameWork, frames: &mut [u8]) {
     }
     let mut planes = vec![0f32; if work.kernel.is_some() { frame_len } else { 0 }];
     let mut tmp = Vec::new();
-    for frame in frames.chunks_exact_mut(frame_len) {
+    for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
         for start in (0..npix).step_by(CHUNK) {
             let n = CHUNK.min(npix - start);
             let px = &mut frame[start * 3..(start + n) * 3];
-            load_chunk::<SIMD>(px, &mut r, &mut g, &mut b);
+            match yuv {
+                Some((planes, full)) => load_chunk_yuv(
+                    &planes[f * frame_len..],
+                    npix,
+                    start,
+                    n,
+                    full,
+                    &mut r,
+                    &mut g,
+                    &mut b,
+                ),
+                None => load_chunk::<SIMD>(px, &mut r, &mut g, &mut b),
+            }
             for &op in &ops {
                 apply_jitter_op(op, &jitter, contrast_mean, &mut r, &mut g, &mut b);
             }
@@ -436,6 +495,50 @@ fn load_chunk<const SIMD: bool>(px: &[u8], r: &mut Chunk, g: &mut Chunk, b: &mut
         r[i] = p[0] as f32 * S;
         g[i] = p[1] as f32 * S;
         b[i] = p[2] as f32 * S;
+    }
+}
+
+/// Pixels start..start+n of one frame of planar YUV 4:4:4 (`planes` starts at
+/// the frame's Y plane; U and V follow, `npix` apart) to RGB floats in [0, 1],
+/// with the BT.601 matrix swscale uses by default, in full or limited range.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn load_chunk_yuv(
+    planes: &[u8],
+    npix: usize,
+    start: usize,
+    n: usize,
+    full_range: bool,
+    r: &mut Chunk,
+    g: &mut Chunk,
+    b: &mut Chunk,
+) {
+    // Y' = (Y - y0) ys, C' = (C - 128) cs, then R = Y' + 1.402 V',
+    // G = Y' - 0.344136 U' - 0.714136 V', B = Y' + 1.772 U' (ITU-R BT.601).
+    let (y0, ys, cs) = if full_range {
+        (0.0f32, 1.0 / 255.0, 1.0 / 255.0)
+    } else {
+        (16.0f32, 1.0 / 219.0, 1.0 / 224.0)
+    };
+    let y = &planes[start..start + n];
+    let u = &planes[npix + start..npix + start + n];
+    let v = &planes[2 * npix + start..2 * npix + start + n];
+    let convert = |i: usize, r: &mut Chunk, g: &mut Chunk, b: &mut Chunk| {
+        let yy = (y[i] as f32 - y0) * ys;
+        let uu = (u[i] as f32 - 128.0) * cs;
+        let vv = (v[i] as f32 - 128.0) * cs;
+        r[i] = (yy + 1.402 * vv).clamp(0.0, 1.0);
+        g[i] = (yy - 0.344_136 * uu - 0.714_136 * vv).clamp(0.0, 1.0);
+        b[i] = (yy + 1.772 * uu).clamp(0.0, 1.0);
+    };
+    if n == CHUNK {
+        for i in 0..CHUNK {
+            convert(i, r, g, b);
+        }
+    } else {
+        for i in 0..n {
+            convert(i, r, g, b);
+        }
     }
 }
 

@@ -42,6 +42,14 @@ pub fn plan_sample<R: Rng>(
     SamplePlan { starts, params }
 }
 
+/// Buffers a worker keeps from sample to sample: one swscale context per
+/// view, and the views' frames as YUV 4:4:4 before augmentation.
+#[derive(Default)]
+pub struct SampleScratch {
+    pub converters: Vec<RgbConverter>,
+    pub yuv: Vec<u8>,
+}
+
 /// Decode and augment the views of `plan` into `out`, laid out (V, T, S, S, 3).
 pub fn fill_sample(
     reader: &mut FrameReader,
@@ -49,9 +57,10 @@ pub fn fill_sample(
     size: u32,
     plan: &SamplePlan,
     work: Work,
-    converters: &mut Vec<RgbConverter>,
+    scratch: &mut SampleScratch,
     out: &mut [u8],
 ) -> Result<()> {
+    let SampleScratch { converters, yuv } = scratch;
     let s = size as usize;
     let frame_len = s * s * 3;
     let view_len = spec.frames * frame_len;
@@ -79,6 +88,12 @@ pub fn fill_sample(
     let wanted: Vec<usize> = slots.iter().map(|s| s.0).collect();
     let (vw, vh) = (reader.index.width, reader.index.height);
     let path = reader.path().to_path_buf();
+    // 8-bit planar YUV is scaled to YUV 4:4:4 and converted to RGB in the
+    // augmentation's float stage; other formats go to RGB24 in swscale.
+    // Per view: None until its first frame, then Some(Some(full_range)) for
+    // YUV or Some(None) for RGB.
+    yuv.resize(out.len(), 0);
+    let mut view_mode: Vec<Option<Option<bool>>> = vec![None; spec.views];
     let mut cursor = 0;
     reader.read(&wanted, |j, frame| {
         if work == Work::DecodeOnly {
@@ -100,15 +115,49 @@ pub fn fill_sample(
         while cursor < slots.len() && slots[cursor].0 == j {
             let (_, v, t) = slots[cursor];
             let off = v * view_len + t * frame_len;
-            let dst = &mut out[off..off + frame_len];
-            converters[v].crop_scale(frame, plan.params[v].crop, size, size, dst, s * 3)?;
+            let crop = plan.params[v].crop;
+            let mode = if view_mode[v] == Some(None) {
+                None
+            } else {
+                converters[v].crop_scale_yuv444(
+                    frame,
+                    crop,
+                    size,
+                    size,
+                    &mut yuv[off..off + frame_len],
+                )?
+            };
+            if mode.is_none() {
+                converters[v].crop_scale(
+                    frame,
+                    crop,
+                    size,
+                    size,
+                    &mut out[off..off + frame_len],
+                    s * 3,
+                )?;
+            }
+            if view_mode[v].is_some_and(|m| m != mode) {
+                return Err(VideoError::decode(
+                    &path,
+                    format!("frame {j} changes pixel format mid-stream"),
+                ));
+            }
+            view_mode[v] = Some(mode);
             cursor += 1;
         }
         Ok(())
     })?;
     if work == Work::Full {
-        for (v, view) in out.chunks_exact_mut(view_len).enumerate() {
-            plan.params[v].apply(view, s);
+        for (v, (view, yuv_view)) in out
+            .chunks_exact_mut(view_len)
+            .zip(yuv.chunks_exact_mut(view_len))
+            .enumerate()
+        {
+            match view_mode[v].flatten() {
+                Some(full_range) => plan.params[v].apply_yuv(yuv_view, full_range, view, s),
+                None => plan.params[v].apply(view, s),
+            }
         }
     }
     Ok(())

@@ -139,6 +139,7 @@ impl RgbConverter {
         result
     }
 
+    /// Scale to RGB24 and copy the rows into `out`, `stride` bytes apart.
     fn scale_planes(
         &mut self,
         src: &Planes,
@@ -148,6 +149,98 @@ impl RgbConverter {
         out: &mut [u8],
         stride: usize,
     ) -> Result<()> {
+        let row = out_w as usize * 3;
+        if out.len() < stride * (out_h as usize - 1) + row {
+            return Err(VideoError::InvalidArgument(
+                "output buffer too small".into(),
+            ));
+        }
+        let (padded_stride, _) = self.render(
+            src,
+            crop,
+            out_w,
+            out_h,
+            ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
+        )?;
+        for y in 0..out_h as usize {
+            out[y * stride..y * stride + row]
+                .copy_from_slice(&self.padded[y * padded_stride..y * padded_stride + row]);
+        }
+        Ok(())
+    }
+
+    /// Scale the crop box of an 8-bit planar YUV frame (4:2:0, 4:2:2 or 4:4:4)
+    /// to `out_w` x `out_h` YUV 4:4:4 in the same range, planes Y, U, V one
+    /// after the other in `out`. Returns whether the range is full (JPEG) or
+    /// limited (MPEG), or None for other pixel formats. Converting to RGB is
+    /// left to the caller's float stage: swscale's RGB output was the costlier
+    /// half of its work.
+    pub fn crop_scale_yuv444(
+        &mut self,
+        frame: &ffmpeg::frame::Video,
+        crop: CropBox,
+        out_w: u32,
+        out_h: u32,
+        out: &mut [u8],
+    ) -> Result<Option<bool>> {
+        use ffi::AVPixelFormat::*;
+        let raw = unsafe { &*frame.as_ptr() };
+        let format = unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) };
+        let (dst, full_range) = match format {
+            AV_PIX_FMT_YUV420P | AV_PIX_FMT_YUV422P | AV_PIX_FMT_YUV444P => {
+                (AV_PIX_FMT_YUV444P, false)
+            }
+            AV_PIX_FMT_YUVJ420P | AV_PIX_FMT_YUVJ422P | AV_PIX_FMT_YUVJ444P => {
+                (AV_PIX_FMT_YUVJ444P, true)
+            }
+            _ => return Ok(None),
+        };
+        if raw.width <= 0 || raw.height <= 0 || raw.data[0].is_null() {
+            return Err(VideoError::InvalidArgument(
+                "decoded frame has no pixels".into(),
+            ));
+        }
+        let plane = out_w as usize * out_h as usize;
+        if out.len() != 3 * plane {
+            return Err(VideoError::InvalidArgument(
+                "output buffer has the wrong size".into(),
+            ));
+        }
+        let src = Planes {
+            data: [
+                raw.data[0] as *const u8,
+                raw.data[1] as *const u8,
+                raw.data[2] as *const u8,
+                ptr::null(),
+            ],
+            linesize: [raw.linesize[0], raw.linesize[1], raw.linesize[2], 0],
+            format,
+            width: raw.width,
+            height: raw.height,
+        };
+        let (padded_stride, padded_plane) = self.render(&src, crop, out_w, out_h, dst)?;
+        let w = out_w as usize;
+        for p in 0..3 {
+            for y in 0..out_h as usize {
+                let from = p * padded_plane + y * padded_stride;
+                out[p * plane + y * w..p * plane + (y + 1) * w]
+                    .copy_from_slice(&self.padded[from..from + w]);
+            }
+        }
+        Ok(Some(full_range))
+    }
+
+    /// Run swscale from the crop box of `src` into `self.padded`, in
+    /// `dst_format` (RGB24, or planar YUV 4:4:4 with one plane after another).
+    /// Returns the padded row stride and plane size.
+    fn render(
+        &mut self,
+        src: &Planes,
+        crop: CropBox,
+        out_w: u32,
+        out_h: u32,
+        dst_format: ffi::AVPixelFormat,
+    ) -> Result<(usize, usize)> {
         let desc = unsafe { ffi::av_pix_fmt_desc_get(src.format) };
         if desc.is_null() {
             return Err(VideoError::InvalidArgument("unknown pixel format".into()));
@@ -160,11 +253,6 @@ impl RgbConverter {
         let y = crop.y / ch * ch;
         let w = crop.w.min(src.width as u32 - x).max(1);
         let h = crop.h.min(src.height as u32 - y).max(1);
-        if out.len() < stride * (out_h as usize - 1) + out_w as usize * 3 {
-            return Err(VideoError::InvalidArgument(
-                "output buffer too small".into(),
-            ));
-        }
         let mut data = [ptr::null::<u8>(); 4];
         let is_rgb = desc.flags & ffi::AV_PIX_FMT_FLAG_RGB as u64 != 0;
         for (p, slot) in data.iter_mut().enumerate() {
@@ -202,7 +290,7 @@ impl RgbConverter {
                 src.format,
                 out_w as i32,
                 out_h as i32,
-                ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
+                dst_format,
                 flags,
                 ptr::null_mut(),
                 ptr::null_mut(),
@@ -211,19 +299,25 @@ impl RgbConverter {
         };
         if self.ctx.is_null() {
             return Err(VideoError::InvalidArgument(format!(
-                "swscale cannot convert {w}x{h} to {out_w}x{out_h} RGB"
+                "swscale cannot convert {w}x{h} to {out_w}x{out_h}"
             )));
         }
-        let row = out_w as usize * 3;
+        let planar = dst_format != ffi::AVPixelFormat::AV_PIX_FMT_RGB24;
+        let (planes, row) = if planar {
+            (3, out_w as usize)
+        } else {
+            (1, out_w as usize * 3)
+        };
         let padded_stride = (row + 64).next_multiple_of(64);
-        self.padded.resize(padded_stride * (out_h as usize + 1), 0);
-        let dst = [
-            self.padded.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        ];
-        let dst_stride = [padded_stride as i32, 0, 0, 0];
+        let padded_plane = padded_stride * (out_h as usize + 1);
+        self.padded.resize(padded_plane * planes, 0);
+        let base = self.padded.as_mut_ptr();
+        let mut dst = [ptr::null_mut(); 4];
+        let mut dst_stride = [0i32; 4];
+        for p in 0..planes {
+            dst[p] = unsafe { base.add(p * padded_plane) };
+            dst_stride[p] = padded_stride as i32;
+        }
         let rows = unsafe {
             ffi::sws_scale(
                 self.ctx,
@@ -240,11 +334,7 @@ impl RgbConverter {
                 "swscale produced no rows".into(),
             ));
         }
-        for y in 0..out_h as usize {
-            out[y * stride..y * stride + row]
-                .copy_from_slice(&self.padded[y * padded_stride..y * padded_stride + row]);
-        }
-        Ok(())
+        Ok((padded_stride, padded_plane))
     }
 }
 

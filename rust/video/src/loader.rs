@@ -18,8 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::augment::AugmentConfig;
-use crate::clip::{fill_sample, plan_sample, Work};
-use crate::convert::RgbConverter;
+use crate::clip::{fill_sample, plan_sample, SampleScratch, Work};
 use crate::decode::FrameReader;
 use crate::error::{Result, VideoError};
 use crate::index::{IndexCache, VideoIndex};
@@ -252,7 +251,7 @@ pub enum NextError {
 }
 
 fn worker(shared: Arc<Shared>) {
-    let mut converters: Vec<RgbConverter> = Vec::new();
+    let mut scratch = SampleScratch::default();
     loop {
         // Claim the next batch once it fits in the prefetch window.
         let (number, epoch) = {
@@ -273,7 +272,7 @@ fn worker(shared: Arc<Shared>) {
             (q.next_claim - 1, q.epoch)
         };
         let order = Arc::clone(&shared.order.lock().unwrap());
-        let result = build_batch(&shared, &order, epoch, number, &mut converters);
+        let result = build_batch(&shared, &order, epoch, number, &mut scratch);
         let mut q = shared.queue.lock().unwrap();
         // Drop batches of an epoch that was abandoned meanwhile.
         if q.epoch == epoch && q.running && number >= q.next_yield {
@@ -290,7 +289,7 @@ fn build_batch(
     order: &[usize],
     epoch: u64,
     number: usize,
-    converters: &mut Vec<RgbConverter>,
+    scratch: &mut SampleScratch,
 ) -> Result<Vec<u8>> {
     let cfg = &shared.config;
     let sample_len = cfg.batch_bytes() / cfg.batch_size;
@@ -299,7 +298,8 @@ fn build_batch(
     } else {
         Vec::new()
     };
-    let mut scratch = Vec::new();
+    // Decode-only batches hand nothing over; their samples go here.
+    let mut discarded = Vec::new();
     for b in 0..cfg.batch_size {
         if shared.stop.load(Ordering::SeqCst) {
             return Err(VideoError::InvalidArgument("loader stopped".into()));
@@ -308,10 +308,10 @@ fn build_batch(
         let out: &mut [u8] = if cfg.work == Work::Full {
             &mut data[b * sample_len..(b + 1) * sample_len]
         } else {
-            scratch.resize(sample_len, 0);
-            &mut scratch
+            discarded.resize(sample_len, 0);
+            &mut discarded
         };
-        build_sample(shared, order, epoch, position, converters, out)?;
+        build_sample(shared, order, epoch, position, scratch, out)?;
     }
     Ok(data)
 }
@@ -321,7 +321,7 @@ fn build_sample(
     order: &[usize],
     epoch: u64,
     position: usize,
-    converters: &mut Vec<RgbConverter>,
+    scratch: &mut SampleScratch,
     out: &mut [u8],
 ) -> Result<()> {
     let cfg = &shared.config;
@@ -355,7 +355,7 @@ fn build_sample(
                 cfg.augment.size,
                 &plan,
                 cfg.work,
-                converters,
+                scratch,
                 out,
             )
         }));
@@ -367,7 +367,7 @@ fn build_sample(
                 shared.paths[video].display()
             ),
         };
-        converters.clear();
+        scratch.converters.clear();
         if shared.bad.lock().unwrap().insert(video) {
             shared
                 .skipped
