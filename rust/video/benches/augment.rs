@@ -28,6 +28,23 @@ fn best_us(params: &ViewParams, view: &[u8]) -> f64 {
     best
 }
 
+/// The loader's path for planar YUV sources: RGB conversion in the float stage.
+fn best_us_yuv(params: &ViewParams, view: &[u8]) -> f64 {
+    let mut best = f64::INFINITY;
+    let mut yuv = view.to_vec();
+    let mut out = vec![0u8; view.len()];
+    for _ in 0..7 {
+        let reps = 20;
+        let t = Instant::now();
+        for _ in 0..reps {
+            yuv.copy_from_slice(view);
+            params.apply_yuv(black_box(&mut yuv), false, &mut out, SIZE);
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
+    }
+    best
+}
+
 fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let view: Vec<u8> = (0..FRAMES * SIZE * SIZE * 3).map(|_| rng.gen()).collect();
@@ -111,8 +128,13 @@ fn main() {
     ];
     crop_scale_costs(&mut rng);
     println!("augmentation of one {FRAMES} x {SIZE} x {SIZE} view, best of 7 x 20 runs");
+    println!("{:<36} {:>12} {:>12}", "", "from RGB24", "from YUV");
     for (name, params) in cases {
-        println!("{name:<36} {:>9.1} us", best_us(&params, &view));
+        println!(
+            "{name:<36} {:>9.1} us {:>9.1} us",
+            best_us(&params, &view),
+            best_us_yuv(&params, &view)
+        );
     }
 }
 
@@ -140,9 +162,11 @@ fn crop_scale_costs(rng: &mut ChaCha8Rng) {
             }
         })
         .collect();
-    for (name, per_view) in [
-        ("same box every frame", false),
-        ("new box every 16 frames", true),
+    let mut yuv = vec![0u8; SIZE * SIZE * 3];
+    for (name, per_view, to_yuv) in [
+        ("RGB24, same box every frame", false, false),
+        ("RGB24, new box every 16 frames", true, false),
+        ("YUV 4:4:4, new box every 16 frames", true, true),
     ] {
         let mut conv = RgbConverter::new();
         let mut best = f64::INFINITY;
@@ -154,11 +178,16 @@ fn crop_scale_costs(rng: &mut ChaCha8Rng) {
                 } else {
                     boxes[0]
                 };
-                conv.crop_scale(&frame, b, SIZE as u32, SIZE as u32, &mut out, SIZE * 3)
-                    .unwrap();
+                if to_yuv {
+                    conv.crop_scale_yuv444(&frame, b, SIZE as u32, SIZE as u32, &mut yuv)
+                        .unwrap();
+                } else {
+                    conv.crop_scale(&frame, b, SIZE as u32, SIZE as u32, &mut out, SIZE * 3)
+                        .unwrap();
+                }
             }
             best = best.min(t.elapsed().as_secs_f64() * 1e6 / 1024.0 * FRAMES as f64);
         }
-        println!("crop+scale+RGB, {name:<27} {best:>9.1} us per {FRAMES}-frame view");
+        println!("crop+scale to {name:<36} {best:>9.1} us per {FRAMES}-frame view");
     }
 }

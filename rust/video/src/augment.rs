@@ -520,25 +520,34 @@ fn load_chunk_yuv(
     } else {
         (16.0f32, 1.0 / 219.0, 1.0 / 224.0)
     };
+    #[inline(always)]
+    fn convert(y: u8, u: u8, v: u8, k: (f32, f32, f32)) -> (f32, f32, f32) {
+        let (y0, ys, cs) = k;
+        let yy = (y as f32 - y0) * ys;
+        let uu = (u as f32 - 128.0) * cs;
+        let vv = (v as f32 - 128.0) * cs;
+        (
+            (yy + 1.402 * vv).clamp(0.0, 1.0),
+            (yy - 0.344_136 * uu - 0.714_136 * vv).clamp(0.0, 1.0),
+            (yy + 1.772 * uu).clamp(0.0, 1.0),
+        )
+    }
+    let k = (y0, ys, cs);
     let y = &planes[start..start + n];
     let u = &planes[npix + start..npix + start + n];
     let v = &planes[2 * npix + start..2 * npix + start + n];
-    let convert = |i: usize, r: &mut Chunk, g: &mut Chunk, b: &mut Chunk| {
-        let yy = (y[i] as f32 - y0) * ys;
-        let uu = (u[i] as f32 - 128.0) * cs;
-        let vv = (v[i] as f32 - 128.0) * cs;
-        r[i] = (yy + 1.402 * vv).clamp(0.0, 1.0);
-        g[i] = (yy - 0.344_136 * uu - 0.714_136 * vv).clamp(0.0, 1.0);
-        b[i] = (yy + 1.772 * uu).clamp(0.0, 1.0);
-    };
-    if n == CHUNK {
+    if let (Ok(y), Ok(u), Ok(v)) = (
+        <&[u8; CHUNK]>::try_from(y),
+        <&[u8; CHUNK]>::try_from(u),
+        <&[u8; CHUNK]>::try_from(v),
+    ) {
         for i in 0..CHUNK {
-            convert(i, r, g, b);
+            (r[i], g[i], b[i]) = convert(y[i], u[i], v[i], k);
         }
-    } else {
-        for i in 0..n {
-            convert(i, r, g, b);
-        }
+        return;
+    }
+    for i in 0..n {
+        (r[i], g[i], b[i]) = convert(y[i], u[i], v[i], k);
     }
 }
 
