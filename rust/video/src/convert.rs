@@ -54,6 +54,28 @@ struct Planes {
     height: i32,
 }
 
+impl Planes {
+    /// The planes of a decoded frame.
+    fn of(frame: &ffmpeg::frame::Video) -> Result<Planes> {
+        let raw = unsafe { &*frame.as_ptr() };
+        if raw.width <= 0 || raw.height <= 0 || raw.data[0].is_null() {
+            return Err(VideoError::InvalidArgument(
+                "decoded frame has no pixels".into(),
+            ));
+        }
+        Ok(Planes {
+            data: raw.data.map(|p| p as *const u8)[..4]
+                .try_into()
+                .expect("four planes"),
+            linesize: raw.linesize[..4].try_into().expect("four planes"),
+            // The frame was decoded by the FFmpeg these bindings describe.
+            format: unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) },
+            width: raw.width,
+            height: raw.height,
+        })
+    }
+}
+
 impl RgbConverter {
     pub fn new() -> Self {
         RgbConverter {
@@ -87,29 +109,7 @@ impl RgbConverter {
         out: &mut [u8],
         stride: usize,
     ) -> Result<()> {
-        let raw = unsafe { &*frame.as_ptr() };
-        let planes = Planes {
-            data: [
-                raw.data[0] as *const u8,
-                raw.data[1] as *const u8,
-                raw.data[2] as *const u8,
-                raw.data[3] as *const u8,
-            ],
-            linesize: [
-                raw.linesize[0],
-                raw.linesize[1],
-                raw.linesize[2],
-                raw.linesize[3],
-            ],
-            format: unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) },
-            width: raw.width,
-            height: raw.height,
-        };
-        if planes.width <= 0 || planes.height <= 0 || planes.data[0].is_null() {
-            return Err(VideoError::InvalidArgument(
-                "decoded frame has no pixels".into(),
-            ));
-        }
+        let planes = Planes::of(frame)?;
         if offsettable(planes.format) {
             return self.scale_planes(&planes, crop, out_w, out_h, out, stride);
         }
@@ -184,8 +184,8 @@ impl RgbConverter {
         out: &mut [u8],
     ) -> Result<Option<bool>> {
         use ffi::AVPixelFormat::*;
-        let raw = unsafe { &*frame.as_ptr() };
-        let format = unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw.format) };
+        let src = Planes::of(frame)?;
+        let format = src.format;
         let (dst, full_range) = match format {
             AV_PIX_FMT_YUV420P | AV_PIX_FMT_YUV422P | AV_PIX_FMT_YUV444P => {
                 (AV_PIX_FMT_YUV444P, false)
@@ -195,29 +195,12 @@ impl RgbConverter {
             }
             _ => return Ok(None),
         };
-        if raw.width <= 0 || raw.height <= 0 || raw.data[0].is_null() {
-            return Err(VideoError::InvalidArgument(
-                "decoded frame has no pixels".into(),
-            ));
-        }
         let plane = out_w as usize * out_h as usize;
         if out.len() != 3 * plane {
             return Err(VideoError::InvalidArgument(
                 "output buffer has the wrong size".into(),
             ));
         }
-        let src = Planes {
-            data: [
-                raw.data[0] as *const u8,
-                raw.data[1] as *const u8,
-                raw.data[2] as *const u8,
-                ptr::null(),
-            ],
-            linesize: [raw.linesize[0], raw.linesize[1], raw.linesize[2], 0],
-            format,
-            width: raw.width,
-            height: raw.height,
-        };
         let (padded_stride, padded_plane) = self.render(&src, crop, out_w, out_h, dst)?;
         let w = out_w as usize;
         for p in 0..3 {
