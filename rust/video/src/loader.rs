@@ -272,7 +272,17 @@ fn worker(shared: Arc<Shared>) {
             (q.next_claim - 1, q.epoch)
         };
         let order = Arc::clone(&shared.order.lock().unwrap());
-        let result = build_batch(&shared, &order, epoch, number, &mut scratch);
+        // A panic outside the per-sample guard still ends as an error for this
+        // batch, so the consumer is never left waiting for a batch that died.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_batch(&shared, &order, epoch, number, &mut scratch)
+        }))
+        .unwrap_or_else(|_| {
+            scratch = SampleScratch::default();
+            Err(VideoError::InvalidArgument(format!(
+                "internal error while building batch {number}"
+            )))
+        });
         let mut q = shared.queue.lock().unwrap();
         // Drop batches of an epoch that was abandoned meanwhile.
         if q.epoch == epoch && q.running && number >= q.next_yield {
