@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from stdann.data import commands as data_commands
+from stdann.topo import commands as topo_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,12 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_commands.register(sub)
-    try:
-        from stdann.topo import commands as topo_commands
-    except ImportError:  # the topography commands arrive with stdann.topo
-        pass
-    else:
-        topo_commands.register(sub)
+    topo_commands.register(sub)
     return parser
 
 
