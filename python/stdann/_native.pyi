@@ -62,7 +62,8 @@ class ClipLoader:
     def start_epoch(self, epoch: int) -> None: ...
     def next_batch(self) -> npt.NDArray[np.uint8] | None:
         """(B, V, T, S, S, 3) uint8, or None at the end of the epoch."""
-    def skipped(self) -> list[tuple[str, str]]: ...
+    def skipped(self, start: int = 0) -> list[tuple[str, str]]:
+        """(path, reason) of the skipped videos, from the `start`-th on."""
     def close(self) -> None: ...
 
 # ---- cortex (stdann-cortex) -----------------------------------------------

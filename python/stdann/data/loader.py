@@ -120,10 +120,10 @@ class VideoClipLoader:
         return [tuple(s) for s in self._engine.skipped()]
 
     def _log_skipped(self) -> None:
-        skipped = self._engine.skipped()
-        for path, reason in skipped[self._logged :]:
+        new = self._engine.skipped(self._logged)
+        for path, reason in new:
             log.warning("skipping video %s: %s", path, reason)
-        self._logged = len(skipped)
+        self._logged += len(new)
 
     def close(self) -> None:
         """Stop the worker threads (also done when the loader is garbage-collected)."""

@@ -237,10 +237,11 @@ impl ClipLoader {
         }
     }
 
-    /// (path, reason) for every video skipped so far.
-    fn skipped(&self) -> Vec<(String, String)> {
+    /// (path, reason) for every video skipped so far, from the `start`-th on.
+    #[pyo3(signature = (start=0))]
+    fn skipped(&self, start: usize) -> Vec<(String, String)> {
         self.inner.as_ref().map_or_else(Vec::new, |l| {
-            l.skipped()
+            l.skipped_since(start)
                 .into_iter()
                 .map(|(p, r)| (p.to_string_lossy().to_string(), r))
                 .collect()

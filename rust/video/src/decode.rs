@@ -47,7 +47,6 @@ impl FrameReader {
 
     /// Decode the frames in `wanted` (sorted ascending, duplicates allowed) and
     /// call `deliver(frame_index, frame)` once per distinct index, in order.
-    /// With `decode_only`, frames are decoded but `deliver` is not called.
     pub fn read<F>(&mut self, wanted: &[usize], mut deliver: F) -> Result<()>
     where
         F: FnMut(usize, &ffmpeg::frame::Video) -> Result<()>,

@@ -220,7 +220,13 @@ impl ClipLoader {
     }
 
     pub fn skipped(&self) -> Vec<(PathBuf, String)> {
-        self.shared.skipped.lock().unwrap().clone()
+        self.skipped_since(0)
+    }
+
+    /// The skipped videos from the `start`-th on (the list only grows).
+    pub fn skipped_since(&self, start: usize) -> Vec<(PathBuf, String)> {
+        let skipped = self.shared.skipped.lock().unwrap();
+        skipped.get(start..).map_or_else(Vec::new, <[_]>::to_vec)
     }
 
     /// Stop the workers and wait for them; safe to call more than once.

@@ -79,6 +79,8 @@ pub struct Media {
     pub height: u32,
     /// Set once the demuxer reached the end of the file or gave up on errors.
     pub exhausted: bool,
+    /// True until the first packet is read or a seek is made: the file is at its start.
+    untouched: bool,
     threads: usize,
 }
 
@@ -150,12 +152,14 @@ impl Media {
             width,
             height,
             exhausted: false,
+            untouched: true,
             threads,
         })
     }
 
     /// Read the next packet of the video stream; `None` at the end of the data.
     pub fn next_packet(&mut self) -> Option<ffmpeg::Packet> {
+        self.untouched = false;
         if self.exhausted {
             return None;
         }
@@ -196,6 +200,7 @@ impl Media {
     /// Seek so that the next packets start at the keyframe at or before `ts`
     /// (stream time base), and drop everything buffered in the decoder.
     pub fn seek(&mut self, ts: i64) -> Result<()> {
+        self.untouched = false;
         let ret = unsafe {
             ffi::av_seek_frame(
                 self.input.as_mut_ptr(),
@@ -215,8 +220,12 @@ impl Media {
         Ok(())
     }
 
-    /// Go back to the very start of the file: reopen it, which no container can get wrong.
+    /// Go back to the very start of the file: reopen it, which no container
+    /// can get wrong (nothing to do while nothing has been read).
     pub fn restart(&mut self) -> Result<()> {
+        if self.untouched {
+            return Ok(());
+        }
         let fresh = Media::open(&self.path, self.threads)?;
         *self = fresh;
         Ok(())
