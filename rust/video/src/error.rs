@@ -38,18 +38,6 @@ impl VideoError {
             reason: reason.to_string(),
         }
     }
-
-    /// The file this error is about, if any.
-    pub fn path(&self) -> Option<&std::path::Path> {
-        match self {
-            VideoError::Open { path, .. }
-            | VideoError::NoVideoStream { path }
-            | VideoError::Decode { path, .. }
-            | VideoError::IndexOutOfRange { path, .. }
-            | VideoError::Write { path, .. } => Some(path),
-            VideoError::InvalidArgument(_) | VideoError::NoUsableVideo(_) => None,
-        }
-    }
 }
 
 pub type Result<T> = std::result::Result<T, VideoError>;

@@ -56,7 +56,8 @@ pub struct VideoIndex {
     pub mode: IndexMode,
     /// Presentation timestamps of frames 0..frame_count (Timestamps mode only), increasing.
     pub pts: Vec<i64>,
-    /// Keyframes in increasing frame order (Timestamps mode only).
+    /// Where decoding can start, in increasing frame order: keyframes (Timestamps
+    /// mode), or keyframes proven by content hash (Sequential mode).
     pub seek_points: Vec<SeekPoint>,
     /// Whether the index came from a full decode rather than from packets.
     pub full_decode: bool,
@@ -179,15 +180,6 @@ impl VideoIndex {
     pub fn is_fresh(&self) -> bool {
         matches!(file_stamp(&self.path), Ok((size, mtime)) if size == self.file_size && mtime == self.mtime_ns)
             && self.version == INDEX_FORMAT_VERSION
-    }
-
-    /// Frame duration in seconds, from the frame rate when known.
-    pub fn duration_seconds(&self) -> f64 {
-        if self.frame_rate > 0.0 {
-            self.frame_count as f64 / self.frame_rate
-        } else {
-            0.0
-        }
     }
 }
 
