@@ -27,7 +27,8 @@ def index_video(
     refresh: bool = False,
 ) -> dict[str, Any]:
     """The frame index of `path` (frame_count, width, height, frame_rate, time_base, codec,
-    container, mode, pts, keyframes, full_decode), from the cache when still fresh."""
+    container, mode, pts, keyframes, full_decode), from the cache when still fresh; with
+    `full_decode` or `refresh` it is scanned again and the cache updated."""
 
 def prepare_video(
     src: str | PathLike[str],

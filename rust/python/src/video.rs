@@ -101,13 +101,12 @@ fn index_video<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let what = format!("indexing '{}'", path.display());
     let index = guarded(py, &what, || {
-        if full_decode {
-            return stdann_video::VideoIndex::scan(&path, true);
-        }
         let cache =
             IndexCache::new(cache_dir.unwrap_or_else(stdann_video::index::default_cache_dir));
-        if refresh {
-            let mut index = stdann_video::VideoIndex::scan(&path, false)?;
+        if full_decode || refresh {
+            // A fresh scan replaces the cached index (a full decode is exact,
+            // so later reads use it).
+            let mut index = stdann_video::VideoIndex::scan(&path, full_decode)?;
             index.path = std::fs::canonicalize(&path).unwrap_or(index.path);
             let _ = cache.store(&index);
             Ok(index)
