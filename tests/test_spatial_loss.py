@@ -188,3 +188,16 @@ def test_positions_for_another_clip_size_are_refused():
     with pytest.raises(PositionsMismatchError, match=r"layer1\.0.*\(64, 14, 14\).*\(64, 28, 28\)"):
         with torch.no_grad(), spatial.collect():
             model(torch.randn(1, 3, 8, 28, 28))
+
+
+def test_non_finite_responses_make_the_loss_non_finite_not_silent():
+    # A zero-variance unit is left out; a NaN or inf response is not masked
+    # away: the loss becomes non-finite, which the training loop stops on.
+    torch.manual_seed(0)
+    coords = torch.rand(12, 2) * 3.0
+    x = torch.randn(8, 12)
+    assert torch.isfinite(spatial_loss_rel(x, coords))
+    for bad in (float("nan"), float("inf")):
+        y = x.clone()
+        y[3, 5] = bad
+        assert not torch.isfinite(spatial_loss_rel(y, coords))

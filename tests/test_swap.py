@@ -76,7 +76,7 @@ def test_shuffled_smooth_map_is_restored_close_to_the_true_arrangement():
 
 def test_only_permutes_and_is_deterministic_for_a_seed():
     responses, positions, _ = smooth_map_case(1)
-    a, stats_a = swap_optimize(responses, positions, steps=20_000, seed=5)
+    a, _ = swap_optimize(responses, positions, steps=20_000, seed=5)
     b, _ = swap_optimize(responses, positions, steps=20_000, seed=5)
     c, _ = swap_optimize(responses, positions, steps=20_000, seed=6)
     np.testing.assert_array_equal(a.coordinates, b.coordinates)
@@ -86,7 +86,6 @@ def test_only_permutes_and_is_deterministic_for_a_seed():
     np.testing.assert_array_equal(
         a.coordinates[np.lexsort(a.coordinates.T)], positions.coordinates[order]
     )
-    assert stats_a["total_gain"] >= 0
     # Neighbourhoods still name the units inside the same windows.
     np.testing.assert_array_equal(
         a.coordinates[a.neighbourhoods], positions.coordinates[positions.neighbourhoods]

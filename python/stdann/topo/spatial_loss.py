@@ -45,7 +45,12 @@ def unit_correlations(responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     centred = responses - responses.mean(-2, keepdim=True)
     ss = centred.pow(2).sum(-2)
     scale = responses.abs().mean(-2) * CONSTANT_TOLERANCE
-    valid = ss > (scale.pow(2) * responses.shape[-2]).clamp_min(torch.finfo(ss.dtype).tiny)
+    # Only units that really do not vary are left out. A non-finite response
+    # (a diverged model) is not "constant": it makes the loss non-finite, so the
+    # training loop's check stops the run instead of a silently masked loss.
+    valid = (ss > (scale.pow(2) * responses.shape[-2]).clamp_min(torch.finfo(ss.dtype).tiny)) | (
+        ~torch.isfinite(ss)
+    )
     norm = torch.where(valid, ss, torch.ones_like(ss)).sqrt()
     z = centred / norm.unsqueeze(-2) * valid.unsqueeze(-2)
     return z.transpose(-1, -2) @ z, valid
@@ -78,7 +83,8 @@ def _weighted_pearson(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torc
     db = (b - mb.unsqueeze(-1)) * w
     cov = (da * db).sum(-1)
     var = da.pow(2).sum(-1) * db.pow(2).sum(-1)
-    ok = (sw >= 6) & (var > 0)
+    # A flat side gives 0; a NaN (from non-finite responses) is passed on.
+    ok = (sw >= 6) & ((var > 0) | torch.isnan(var))
     return torch.where(
         ok, cov / torch.where(ok, var, torch.ones_like(var)).sqrt(), torch.zeros_like(cov)
     )
