@@ -31,15 +31,19 @@ def find_pinwheels_reference(
     # Counter-clockwise in (x, y) = (col, row): (r, c) -> (r, c+1) -> (r+1, c+1) -> (r+1, c).
     top_left, top_right = turns[:-1, :-1], turns[:-1, 1:]
     bottom_left, bottom_right = turns[1:, :-1], turns[1:, 1:]
-    winding = (
-        _wrap(top_right - top_left)
-        + _wrap(bottom_right - top_right)
-        + _wrap(bottom_left - bottom_right)
-        + _wrap(top_left - bottom_left)
-    )
-    charge = np.rint(winding).astype(np.int8)
+    steps = [
+        _wrap(top_right - top_left),
+        _wrap(bottom_right - top_right),
+        _wrap(bottom_left - bottom_right),
+        _wrap(top_left - bottom_left),
+    ]
+    charge = np.rint(sum(steps)).astype(np.int8)
     complete = valid[:-1, :-1] & valid[:-1, 1:] & valid[1:, :-1] & valid[1:, 1:]
-    # Corners alternating between opposite phases have no defined winding.
-    charge[~complete | (np.abs(charge) > 1)] = 0
+    # A step of exactly half a turn has no direction: such a plaquette has no
+    # defined winding (as in the native code, which works in exact fixed point).
+    undefined = np.zeros_like(complete)
+    for step in steps:
+        undefined |= np.abs(np.abs(step) - 0.5) < 1e-12
+    charge[~complete | undefined] = 0
     rows, cols = np.nonzero(charge)
     return cols + 0.5, rows + 0.5, charge[rows, cols]

@@ -125,12 +125,12 @@ fn scan_plaquettes_portable(map: &Map<'_>, mut on_pinwheel: impl FnMut(usize, us
     complete
 }
 
-/// The step from phase `a` to phase `b` wrapped into [-half turn, half turn)
-/// by reading the `u32` difference as `i32`, then divided by 4 (rounded
+/// A phase step (the `u32` difference of two phases) wrapped into
+/// [-half turn, half turn) by reading it as `i32`, then divided by 4 (rounded
 /// down) so that four of them add up inside `i32`.
 #[inline(always)]
-fn quarter_step(a: u32, b: u32) -> i32 {
-    (b.wrapping_sub(a) as i32) >> 2
+fn quarter(step: u32) -> i32 {
+    (step as i32) >> 2
 }
 
 /// Charges of one row of plaquettes between rows `p0` (top) and `p1`, in
@@ -139,24 +139,31 @@ fn quarter_step(a: u32, b: u32) -> i32 {
 /// The four wrapped steps around a plaquette sum to an exact multiple of a
 /// turn (2^32 units), 2^32 times the charge; the quarter steps, each off by
 /// less than one unit, sum to within 4 units of 2^30 times it, so rounding to
-/// a multiple of 2^30 recovers it. A charge of -2 needs all four steps to be
-/// exactly minus half a turn (corners alternating between opposite phases),
-/// where the winding is undefined; it counts as no pinwheel.
+/// a multiple of 2^30 recovers it. A step of exactly half a turn between two
+/// corners has no direction (plus or minus half a turn are the same phase), so
+/// a plaquette with one has no defined winding and counts as no pinwheel;
+/// quantised maps (directions from an argmax over a few stimuli) hit this
+/// often, and reading every such step as -1/2 turn invented charges of one sign.
 #[inline(always)]
 fn plaquette_row(p0: &[u32], p1: &[u32], v0: &[u32], v1: &[u32], charges: &mut [i8]) -> usize {
+    const HALF: u32 = 1 << 31;
     let n = charges.len();
     let (p0, p1, v0, v1) = (&p0[..n + 1], &p1[..n + 1], &v0[..n + 1], &v1[..n + 1]);
     let mut complete = 0u32;
     for j in 0..n {
         // Counter-clockwise in (x, y): right along the top, down the right
         // side, left along the bottom, up the left side.
-        let s = quarter_step(p0[j], p0[j + 1])
-            + quarter_step(p0[j + 1], p1[j + 1])
-            + quarter_step(p1[j + 1], p1[j])
-            + quarter_step(p1[j], p0[j]);
+        let d = [
+            p0[j + 1].wrapping_sub(p0[j]),
+            p1[j + 1].wrapping_sub(p0[j + 1]),
+            p1[j].wrapping_sub(p1[j + 1]),
+            p0[j].wrapping_sub(p1[j]),
+        ];
+        let s = quarter(d[0]) + quarter(d[1]) + quarter(d[2]) + quarter(d[3]);
         let k = (s + (1 << 29)) >> 30;
+        let undefined = (d[0] == HALF) | (d[1] == HALF) | (d[2] == HALF) | (d[3] == HALF);
         let ok = v0[j] & v0[j + 1] & v1[j] & v1[j + 1];
-        let k = if k == -2 { 0 } else { k };
+        let k = if undefined { 0 } else { k };
         charges[j] = (k & ok.wrapping_neg() as i32) as i8;
         complete += ok;
     }
