@@ -152,30 +152,93 @@ fn analysed_pixels(map: &Map<'_>, margin: usize) -> Vec<bool> {
     out
 }
 
-/// Nearest neighbours by a sweep over the pinwheels sorted by x: a
-/// candidate further away in x than the current best cannot be nearer.
+/// Nearest neighbours with a uniform grid of about one pinwheel per cell: each
+/// pinwheel searches rings of cells outward and stops once the nearest cell of
+/// the next ring is further than both its best distances, so the cost grows
+/// with the number of pinwheels, not its square.
 fn nearest_neighbours(pinwheels: &[Pinwheel]) -> NearestNeighbours {
     let n = pinwheels.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| pinwheels[a].x.total_cmp(&pinwheels[b].x));
     let mut same = vec![f64::INFINITY; n];
     let mut opposite = vec![f64::INFINITY; n];
-    for (k, &i) in order.iter().enumerate() {
-        let p = pinwheels[i];
-        for &j in &order[k + 1..] {
-            let q = pinwheels[j];
-            let dx = q.x - p.x;
-            if dx > same[i].max(opposite[i]) && dx > same[j].max(opposite[j]) {
-                break;
-            }
-            let d = dx.hypot(q.y - p.y);
-            let slot = if p.charge == q.charge {
-                &mut same
+    if n > 1 {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for p in pinwheels {
+            (x0, x1, y0, y1) = (x0.min(p.x), x1.max(p.x), y0.min(p.y), y1.max(p.y));
+        }
+        let extent = (x1 - x0).max(y1 - y0).max(1e-9);
+        let cell = (((x1 - x0).max(1e-9) * (y1 - y0).max(1e-9)) / n as f64)
+            .sqrt()
+            .max(extent / 4096.0);
+        let gx = ((x1 - x0) / cell) as usize + 1;
+        let gy = ((y1 - y0) / cell) as usize + 1;
+        let cell_of = |p: &Pinwheel| {
+            let cx = (((p.x - x0) / cell) as usize).min(gx - 1);
+            let cy = (((p.y - y0) / cell) as usize).min(gy - 1);
+            (cx, cy)
+        };
+        // Compressed buckets: start[c]..start[c + 1] index into `members`.
+        let mut start = vec![0usize; gx * gy + 1];
+        for p in pinwheels {
+            let (cx, cy) = cell_of(p);
+            start[cy * gx + cx + 1] += 1;
+        }
+        for c in 0..gx * gy {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut members = vec![0usize; n];
+        for (i, p) in pinwheels.iter().enumerate() {
+            let (cx, cy) = cell_of(p);
+            members[fill[cy * gx + cx]] = i;
+            fill[cy * gx + cx] += 1;
+        }
+        let plus = pinwheels.iter().filter(|p| p.charge > 0).count();
+        let minus = n - plus;
+        for (i, p) in pinwheels.iter().enumerate() {
+            let (cx, cy) = (cell_of(p).0 as isize, cell_of(p).1 as isize);
+            // A sign with no other pinwheel has no neighbour to wait for.
+            let (n_same, n_opposite) = if p.charge > 0 {
+                (plus - 1, minus)
             } else {
-                &mut opposite
+                (minus - 1, plus)
             };
-            slot[i] = slot[i].min(d);
-            slot[j] = slot[j].min(d);
+            let max_ring = gx.max(gy) as isize;
+            for r in 0..=max_ring {
+                // Every cell of ring r is at least (r - 1) cells away.
+                let needed = |best: f64, count: usize| if count > 0 { best } else { 0.0 };
+                let bound = needed(same[i], n_same).max(needed(opposite[i], n_opposite));
+                if r > 0 && (r - 1) as f64 * cell > bound {
+                    break;
+                }
+                for dy in -r..=r {
+                    let y = cy + dy;
+                    if y < 0 || y >= gy as isize {
+                        continue;
+                    }
+                    let step = if dy.abs() == r { 1 } else { 2 * r.max(1) };
+                    let mut dx = -r;
+                    while dx <= r {
+                        let x = cx + dx;
+                        if x >= 0 && x < gx as isize {
+                            let c = y as usize * gx + x as usize;
+                            for &j in &members[start[c]..start[c + 1]] {
+                                if j == i {
+                                    continue;
+                                }
+                                let q = pinwheels[j];
+                                let d = (q.x - p.x).hypot(q.y - p.y);
+                                let slot = if p.charge == q.charge {
+                                    &mut same[i]
+                                } else {
+                                    &mut opposite[i]
+                                };
+                                *slot = slot.min(d);
+                            }
+                        }
+                        dx += step;
+                    }
+                }
+            }
         }
     }
     let none_to_nan = |v: Vec<f64>| -> Vec<f64> {
@@ -417,6 +480,23 @@ mod tests {
         }
         let lone = nearest_neighbours(&p[..1]);
         assert!(lone.any_sign[0].is_nan());
+        // One sign only, in two far-apart clusters: the grid search must still
+        // find each one's nearest, and no opposite-sign neighbour.
+        let mut one_sign: Vec<Pinwheel> = p.iter().copied().filter(|q| q.charge > 0).collect();
+        for q in one_sign.iter_mut().skip(5) {
+            q.x += 5000.0;
+        }
+        let nn = nearest_neighbours(&one_sign);
+        for (i, a) in one_sign.iter().enumerate() {
+            let best = one_sign
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, b)| (a.x - b.x).hypot(a.y - b.y))
+                .fold(f64::INFINITY, f64::min);
+            assert_eq!(nn.same_sign[i], best);
+            assert!(nn.opposite_sign[i].is_nan());
+        }
     }
 
     #[test]
