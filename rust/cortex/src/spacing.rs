@@ -39,6 +39,14 @@ impl ColumnSpacing {
 pub fn column_spacing(map: &Map<'_>) -> Result<ColumnSpacing> {
     let (h, w) = (map.height(), map.width());
     let size = h.max(w).next_power_of_two();
+    // The square grid of a long, thin map is mostly padding and could exhaust
+    // memory (2 x 50,000 would ask for over 100 GiB): such maps are refused.
+    if size > 512 && size * size > 64 * h * w {
+        return Err(CortexError::InvalidMap(format!(
+            "the {h} x {w} map is too elongated for a column spacing (its square \
+             spectrum grid would be {size} x {size}); crop it to a squarer region"
+        )));
+    }
 
     let mut grid = vec![Complex64::new(0.0, 0.0); size * size];
     let mut sum = Complex64::new(0.0, 0.0);
@@ -243,6 +251,17 @@ mod tests {
             (s.wavelength_px / 16.0 - 1.0).abs() < 0.03,
             "{}",
             s.wavelength_px
+        );
+    }
+
+    #[test]
+    fn very_elongated_maps_are_refused_not_padded_to_a_huge_square() {
+        let data: Vec<f64> = (0..2 * 50_000).map(|i| (i % 360) as f64).collect();
+        let map = Map::angles_f64(&data, 2, 50_000, 360.0).unwrap();
+        let err = column_spacing(&map).unwrap_err();
+        assert!(
+            matches!(&err, CortexError::InvalidMap(m) if m.contains("elongated")),
+            "{err}"
         );
     }
 
