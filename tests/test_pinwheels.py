@@ -281,3 +281,17 @@ def test_quantised_maps_keep_mirror_symmetry_and_match_the_reference(period, lev
     mirrored = sorted(zip((width - 1) - mx, my, -mcharge, strict=True))
     assert mirrored == sorted(zip(x, y, charge, strict=True))
     assert abs(int(charge.sum())) <= 0.05 * len(charge) + 4
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", "float16", ">c16"])
+def test_other_float_widths_and_byte_orders_give_the_same_pinwheels(dtype):
+    angles = angles_of(planted_pinwheels((48, 48), [(12.3, 20.7, 1), (30.2, 25.1, -1)]))
+    if dtype == ">c16":
+        values = np.exp(1j * np.deg2rad(angles)).astype(dtype)
+        expected = find_pinwheels(np.exp(1j * np.deg2rad(angles)))
+    else:
+        values = angles.astype(dtype)
+        expected = find_pinwheels(values.astype(np.float64))
+    got = find_pinwheels(values)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)

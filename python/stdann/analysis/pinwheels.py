@@ -30,13 +30,17 @@ def as_map(values: npt.ArrayLike) -> np.ndarray:
     """`values` as an array the native code reads without another copy.
 
     float32, float64 and complex128 pass as they are (made C-contiguous);
-    integers become float64 degrees and complex64 becomes complex128.
+    other floats (float16, either byte order) and integers become float64
+    degrees, and other complex arrays complex128.
     """
     a = np.asarray(values)
     if a.ndim != 2:
         raise MapError(f"a map must be a 2-D array, got shape {a.shape}")
     if a.dtype in (np.float32, np.float64, np.complex128):
         return np.ascontiguousarray(a)
+    # Other float widths and byte orders (float16, big-endian '>f8') as float64.
+    if a.dtype.kind == "f":
+        return np.ascontiguousarray(a, dtype=np.float64)
     if a.dtype.kind in "iu":
         return np.ascontiguousarray(a, dtype=np.float64)
     if a.dtype.kind == "c":
