@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--config", type=Path, help="topography config for the swap settings")
     opt.add_argument("--steps", type=int, help="proposed swaps per block (default: config, or 50M)")
     opt.add_argument("--steps-per-window", type=int, default=None)
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--seed", type=int, default=None, help="default: the config's seed, or 0")
     opt.add_argument(
         "--allow-constant-units",
         action="store_true",
@@ -87,12 +87,16 @@ def _load_responses(path: Path, block: str | None) -> dict[str, np.ndarray]:
 
 def run_optimize(args: argparse.Namespace) -> int:
     try:
-        steps, per_window = 50_000_000, 500
+        # The swap settings come from the config when one is given (TDANN's
+        # values otherwise); options on the command line override both.
+        steps, per_window, max_units, seed = 50_000_000, 500, 500, 0
         if args.config is not None:
             config = load_topography_config(args.config)
             steps, per_window = config.swap_steps, config.swap_steps_per_window
+            max_units, seed = config.max_units, config.seed
         steps = args.steps if args.steps is not None else steps
         per_window = args.steps_per_window or per_window
+        seed = args.seed if args.seed is not None else seed
         responses = _load_responses(args.responses, args.block)
         sources = sorted(args.positions.glob("*.npz"))
         if not sources:
@@ -105,7 +109,8 @@ def run_optimize(args: argparse.Namespace) -> int:
                     positions,
                     steps=steps,
                     steps_per_window=per_window,
-                    seed=args.seed,
+                    max_units=max_units,
+                    seed=seed,
                     allow_constant_units=args.allow_constant_units,
                     progress=True,
                     source=f"'{args.responses}'",
