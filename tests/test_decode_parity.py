@@ -113,3 +113,31 @@ def test_frame_widths_that_are_not_a_multiple_of_the_simd_block(tmp_path):
     path = encode(tmp_path / "odd.mp4", "libx264", frames=20, width=150, height=86)
     reference = all_frames_pyav(path)
     check_parity(path, [19, 0, 7, 7, 13], reference)
+
+
+def test_ten_bit_video_matches_pyav_and_loads(tmp_path):
+    # 10-bit 4:2:0 takes the RGB path of the loader (no 8-bit planes to offset).
+    from stdann.data import VideoClipLoader
+    from videos import encode
+
+    path = encode(
+        tmp_path / "hevc10.mkv",
+        "libx265",
+        frames=24,
+        pix_fmt="yuv420p10le",
+        options={"x265-params": "log-level=error"},
+    )
+    reference = all_frames_pyav(path)
+    # The same frames; their 10-to-8-bit RGB conversion differs a little between
+    # the system swscale (5.1) and the one in PyAV's wheel, so the bound is looser.
+    indices = [23, 0, 11, 5, 5]
+    got = decode_frames(path, indices).astype(np.int16)
+    coarse = reference[:, ::4, ::4].astype(np.int16)
+    for k, i in enumerate(indices):
+        assert np.abs(got[k] - reference[i]).mean() < 4.0
+        errors = np.abs(coarse - got[k, ::4, ::4]).mean(axis=(1, 2, 3))
+        assert int(np.argmin(errors)) == i
+    with VideoClipLoader([path] * 2, frames=4, size=32, batch_size=2, threads=1) as loader:
+        batch = next(iter(loader))
+    assert batch.shape == (2, 2, 4, 32, 32, 3)
+    assert batch.float().std() > 10
