@@ -361,6 +361,11 @@ fn process_view_generic<const SIMD: bool>(
 ) {
     let npix = work.size * work.size;
     let frame_len = npix * 3;
+    let source = PixelSource {
+        yuv,
+        npix,
+        frame_len,
+    };
     // Adjustments whose factor leaves the image unchanged are skipped.
     let ops: Vec<u8> = work.jitter.map_or_else(Vec::new, |j| {
         j.order
@@ -388,24 +393,7 @@ fn process_view_generic<const SIMD: bool>(
         for (f, frame) in frames.chunks_exact(frame_len).enumerate() {
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                match yuv {
-                    Some((planes, full)) => load_chunk_yuv(
-                        &planes[f * frame_len..],
-                        npix,
-                        start,
-                        n,
-                        full,
-                        &mut r,
-                        &mut g,
-                        &mut b,
-                    ),
-                    None => load_chunk::<SIMD>(
-                        &frame[start * 3..(start + n) * 3],
-                        &mut r,
-                        &mut g,
-                        &mut b,
-                    ),
-                }
+                source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
                 for &op in &ops[..pos] {
                     apply_jitter_op(op, &jitter, 0.0, &mut r, &mut g, &mut b);
                 }
@@ -423,20 +411,8 @@ fn process_view_generic<const SIMD: bool>(
     for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
         for start in (0..npix).step_by(CHUNK) {
             let n = CHUNK.min(npix - start);
+            source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
             let px = &mut frame[start * 3..(start + n) * 3];
-            match yuv {
-                Some((planes, full)) => load_chunk_yuv(
-                    &planes[f * frame_len..],
-                    npix,
-                    start,
-                    n,
-                    full,
-                    &mut r,
-                    &mut g,
-                    &mut b,
-                ),
-                None => load_chunk::<SIMD>(px, &mut r, &mut g, &mut b),
-            }
             for &op in &ops {
                 apply_jitter_op(op, &jitter, contrast_mean, &mut r, &mut g, &mut b);
             }
@@ -465,6 +441,45 @@ fn process_view_generic<const SIMD: bool>(
                 b[..n].copy_from_slice(&planes[2 * npix + start..2 * npix + start + n]);
                 store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
+        }
+    }
+}
+
+/// Where a view's pixels are read from: its RGB24 frames themselves, or
+/// planar YUV 4:4:4 frames (with their range) beside them.
+struct PixelSource<'a> {
+    yuv: Option<(&'a [u8], bool)>,
+    npix: usize,
+    frame_len: usize,
+}
+
+impl PixelSource<'_> {
+    /// Pixels start..start+n of frame `f` (whose RGB24 bytes are `frame`) as
+    /// planar floats in [0, 1].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn load<const SIMD: bool>(
+        &self,
+        frame: &[u8],
+        f: usize,
+        start: usize,
+        n: usize,
+        r: &mut Chunk,
+        g: &mut Chunk,
+        b: &mut Chunk,
+    ) {
+        match self.yuv {
+            Some((planes, full)) => load_chunk_yuv(
+                &planes[f * self.frame_len..],
+                self.npix,
+                start,
+                n,
+                full,
+                r,
+                g,
+                b,
+            ),
+            None => load_chunk::<SIMD>(&frame[start * 3..(start + n) * 3], r, g, b),
         }
     }
 }
