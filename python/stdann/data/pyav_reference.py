@@ -105,6 +105,6 @@ class PyAVClipReader:
             t = t.flip(-1)
         t = t * brightness
         gray = (0.2989 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]).unsqueeze(1)
-        t = contrast * t + (1 - contrast) * gray.mean()
+        t = contrast * t + (1 - contrast) * gray.mean(dim=(1, 2, 3), keepdim=True)
         t = saturation * t + (1 - saturation) * gray
         return t.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -1,6 +1,7 @@
 //! Cost of each augmentation step on one 16 x 112 x 112 view, in microseconds
 //! per view (best of several repeats, so that other load on the machine
-//! inflates the numbers as little as possible). Run: `cargo bench -p stdann-video`.
+//! inflates the numbers as little as possible). Run: `cargo bench -p stdann-video`;
+//! `cargo bench -p stdann-video -- NAME` runs only the cases whose name contains NAME.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -126,10 +127,14 @@ fn main() {
             },
         ),
     ];
-    crop_scale_costs(&mut rng);
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
+    if wanted("crop+scale") {
+        crop_scale_costs(&mut rng);
+    }
     println!("augmentation of one {FRAMES} x {SIZE} x {SIZE} view, best of 7 x 20 runs");
     println!("{:<36} {:>12} {:>12}", "", "from RGB24", "from YUV");
-    for (name, params) in cases {
+    for (name, params) in cases.into_iter().filter(|(name, _)| wanted(name)) {
         println!(
             "{name:<36} {:>9.1} us {:>9.1} us",
             best_us(&params, &view),
