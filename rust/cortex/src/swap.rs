@@ -300,68 +300,333 @@ unsafe fn optimise_window_avx2(
     optimise_window_impl::<true>(z, positions, slots, units, steps, rng)
 }
 
-const ROWS: usize = 4;
-const COLS: usize = 16;
+/// Rows of a block of the window matrices computed at once (twelve
+/// accumulators of eight lanes: enough independent sums to keep both FMA
+/// ports busy, with registers left for the loads).
+const MR: usize = 12;
+/// Columns of a block: one eight-lane vector.
+const NR: usize = 8;
+/// The window matrices are square with a side padded to a multiple of this,
+/// so that blocks of MR rows and NR columns tile them without remainder.
+const PAD: usize = 24;
 
-/// One ROWS x COLS block of Z Z^T: rows a0.. of `zp` against columns c0.. of `zt`.
-#[inline(always)]
-fn gram_block<const FMA: bool>(
-    zt: &[f32],
-    kc: usize,
-    zp: &[f32],
-    stride: usize,
-    a0: usize,
-    c0: usize,
-) -> [[f32; COLS]; ROWS] {
+/// Buffers of one window, kept per thread: windows of 500 units need about
+/// 2 MB, and fresh allocations of that size would page-fault on every window.
+///
+/// Every buffer is fully overwritten for each window (padding included), so
+/// none is cleared between windows.
+#[derive(Default)]
+struct Scratch {
+    /// Responses of the window's units, `kp` rows of `stride` (zero rows past k).
+    zw: Vec<f32>,
+    /// The same, transposed into panels of NR units: panel p holds `stride`
+    /// rows of the NR responses of units p*NR.., to one stimulus per row.
+    zt: Vec<f32>,
+    /// The same again in blocks of MR units (SIMD path): block b holds
+    /// `stride` rows of the MR responses of units b*MR.., to one stimulus per row.
+    za: Vec<f32>,
+    /// Correlations r, `kp` x `kp`: row u holds the correlations of local unit
+    /// u with the units at each slot, as of the time given by `synced[u]`; zero
+    /// past k. When the window starts, slot order is unit order.
+    r: Vec<f32>,
+    /// Proximities D, `kp` x `kp`, rows and columns in slot order.
+    d: Vec<f32>,
+    xs: Vec<f32>,
+    ys: Vec<f32>,
+    /// Accepted swaps of the window, in order: the column permutations that a
+    /// row of r that was brought up to date at time t still has to undergo.
+    log: Vec<(u32, u32)>,
+    /// `synced[u]` is how many entries of `log` row u of r has undergone.
+    synced: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The first `n` values of `buf`, growing it if needed; old contents are kept.
+fn sized(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+    &mut buf[..n]
+}
+
+/// Fill the scratch buffers with the window's correlation matrix r (local
+/// unit order) and proximity matrix D (slot order), both padded to a side
+/// `kp`, a multiple of PAD, which is returned.
+///
+/// r and D are symmetric: only the blocks that reach the diagonal or lie above
+/// it are computed, and each block is written both where it lies and
+/// transposed. Entries are computed as the dot product over stimuli in order
+/// (one fused multiply-add per stimulus in the SIMD path) and
+/// 1 / (sqrt(dx dx + dy dy) + 1), so an entry and its mirror are bit-for-bit
+/// equal. The padding rows of responses and coordinates are zeros, so padding
+/// entries of r are 0 and those of D are finite.
+fn window_matrices<const FMA: bool>(
+    z: &NormalisedResponses,
+    positions: &[[f64; 2]],
+    slots: &[u32],
+    units: &[u32],
+    scratch: &mut Scratch,
+) -> usize {
+    let k = slots.len();
+    let kp = k.div_ceil(PAD) * PAD;
+    let stride = z.stride;
+    let Scratch {
+        zw,
+        zt,
+        za,
+        r,
+        d,
+        xs,
+        ys,
+        ..
+    } = scratch;
+    let zw = sized(zw, kp * stride);
+    for (a, &u) in units.iter().enumerate() {
+        zw[a * stride..(a + 1) * stride].copy_from_slice(z.row(u as usize));
+    }
+    zw[k * stride..].fill(0.0);
+    // Window coordinates are relative to its first slot, so the differences of
+    // millimetre values keep full precision in float32.
+    let origin = positions[slots[0] as usize];
+    xs.clear();
+    ys.clear();
+    for &s in slots {
+        xs.push((positions[s as usize][0] - origin[0]) as f32);
+        ys.push((positions[s as usize][1] - origin[1]) as f32);
+    }
+    xs.resize(kp, 0.0);
+    ys.resize(kp, 0.0);
+    let zt = sized(zt, kp * stride);
+    let r = sized(r, kp * kp);
+    let d = sized(d, kp * kp);
     #[cfg(target_arch = "x86_64")]
     if FMA {
         // SAFETY: FMA is only true when the CPU reported AVX2 and FMA; the
-        // block lies inside both buffers (padded to ROWS rows and COLS columns).
-        return unsafe { gram_block_avx2(zt, kc, zp, stride, a0, c0) };
+        // buffers have the sizes the function checks.
+        let za = sized(za, kp * stride);
+        unsafe { window_matrices_avx2(zw, zt, za, xs, ys, stride, kp, r, d) };
+        return kp;
     }
-    let mut acc = [[0f32; COLS]; ROWS];
-    for s in 0..stride {
-        let col = &zt[s * kc + c0..s * kc + c0 + COLS];
-        for (i, acc_row) in acc.iter_mut().enumerate() {
-            let x = zp[(a0 + i) * stride + s];
-            for l in 0..COLS {
-                acc_row[l] += x * col[l];
+    // Panels of Z^T.
+    for c in 0..kp {
+        let panel = (c - c % NR) * stride;
+        for s in 0..stride {
+            zt[panel + s * NR + c % NR] = zw[c * stride + s];
+        }
+    }
+    for a0 in (0..kp).step_by(MR) {
+        for c0 in ((a0 / NR) * NR..kp).step_by(NR) {
+            let panel = &zt[c0 * stride..(c0 + NR) * stride];
+            let mut acc = [[0f32; NR]; MR];
+            for (s, col) in panel.chunks_exact(NR).enumerate() {
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    let x = zw[(a0 + i) * stride + s];
+                    for l in 0..NR {
+                        acc_row[l] += x * col[l];
+                    }
+                }
+            }
+            let mut prox = [[0f32; NR]; MR];
+            for (i, row) in prox.iter_mut().enumerate() {
+                let (xa, ya) = (xs[a0 + i], ys[a0 + i]);
+                for (l, out) in row.iter_mut().enumerate() {
+                    let (dx, dy) = (xs[c0 + l] - xa, ys[c0 + l] - ya);
+                    *out = 1.0 / ((dx * dx + dy * dy).sqrt() + 1.0);
+                }
+            }
+            for i in 0..MR {
+                for l in 0..NR {
+                    let (a, c) = (a0 + i, c0 + l);
+                    r[a * kp + c] = acc[i][l];
+                    r[c * kp + a] = acc[i][l];
+                    d[a * kp + c] = prox[i][l];
+                    d[c * kp + a] = prox[i][l];
+                }
             }
         }
     }
-    acc
+    kp
+}
+
+/// AVX2 and FMA kernels of `window_matrices`. Every function here must only
+/// run on a CPU that reported both features (the intrinsics are compiled for
+/// them); the raw-pointer helpers state the extents their callers guarantee.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{MR, NR, PAD};
+    use std::arch::x86_64::*;
+
+    /// Transpose of eight rows of eight lanes: lane l of output j is lane j of row l.
+    #[inline(always)]
+    unsafe fn transpose8(v: &[__m256; 8]) -> [__m256; 8] {
+        // SAFETY: register shuffles only; the caller runs with AVX2.
+        let t0 = _mm256_unpacklo_ps(v[0], v[1]);
+        let t1 = _mm256_unpackhi_ps(v[0], v[1]);
+        let t2 = _mm256_unpacklo_ps(v[2], v[3]);
+        let t3 = _mm256_unpackhi_ps(v[2], v[3]);
+        let t4 = _mm256_unpacklo_ps(v[4], v[5]);
+        let t5 = _mm256_unpackhi_ps(v[4], v[5]);
+        let t6 = _mm256_unpacklo_ps(v[6], v[7]);
+        let t7 = _mm256_unpackhi_ps(v[6], v[7]);
+        let s0 = _mm256_shuffle_ps(t0, t2, 0x44);
+        let s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        let s2 = _mm256_shuffle_ps(t1, t3, 0x44);
+        let s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        let s4 = _mm256_shuffle_ps(t4, t6, 0x44);
+        let s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        let s6 = _mm256_shuffle_ps(t5, t7, 0x44);
+        let s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        [
+            _mm256_permute2f128_ps(s0, s4, 0x20),
+            _mm256_permute2f128_ps(s1, s5, 0x20),
+            _mm256_permute2f128_ps(s2, s6, 0x20),
+            _mm256_permute2f128_ps(s3, s7, 0x20),
+            _mm256_permute2f128_ps(s0, s4, 0x31),
+            _mm256_permute2f128_ps(s1, s5, 0x31),
+            _mm256_permute2f128_ps(s2, s6, 0x31),
+            _mm256_permute2f128_ps(s3, s7, 0x31),
+        ]
+    }
+
+    /// Write the transpose of twelve rows of eight lanes: `m[j * ld + i]` is
+    /// lane j of row i.
+    ///
+    /// The caller guarantees that `m` has 7 * ld + MR values.
+    #[inline(always)]
+    unsafe fn store_transposed(m: *mut f32, ld: usize, v: &[__m256; MR]) {
+        // SAFETY: the stores reach m[j * ld + i] for j < NR = 8 and i < MR,
+        // inside the extent the caller guarantees.
+        let t = transpose8(&[v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]);
+        for (j, &col) in t.iter().enumerate() {
+            _mm256_storeu_ps(m.add(j * ld), col);
+        }
+        // Rows 8..12: four rows of eight lanes, two 4 x 4 transposes.
+        let t0 = _mm256_unpacklo_ps(v[8], v[9]);
+        let t1 = _mm256_unpackhi_ps(v[8], v[9]);
+        let t2 = _mm256_unpacklo_ps(v[10], v[11]);
+        let t3 = _mm256_unpackhi_ps(v[10], v[11]);
+        let cols = [
+            _mm256_shuffle_ps(t0, t2, 0x44),
+            _mm256_shuffle_ps(t0, t2, 0xEE),
+            _mm256_shuffle_ps(t1, t3, 0x44),
+            _mm256_shuffle_ps(t1, t3, 0xEE),
+        ];
+        for (j, &col) in cols.iter().enumerate() {
+            _mm_storeu_ps(m.add(j * ld + 8), _mm256_castps256_ps128(col));
+            _mm_storeu_ps(m.add((j + 4) * ld + 8), _mm256_extractf128_ps(col, 1));
+        }
+    }
+
+    /// Write an MR x NR block at rows a0.., columns c0.. of the `kp` x `kp`
+    /// matrix at `m`, and its transpose at rows c0.., columns a0...
+    ///
+    /// The caller guarantees a0 + MR <= kp, c0 + NR <= kp and kp * kp values at `m`.
+    #[inline(always)]
+    unsafe fn store_block(m: *mut f32, kp: usize, a0: usize, c0: usize, v: &[__m256; MR]) {
+        // SAFETY: rows a0 + i < kp, columns c0 + l < kp, and the transposed
+        // block at c0 * kp + a0 ends at (c0 + 7) * kp + a0 + MR <= kp * kp.
+        for (i, &row) in v.iter().enumerate() {
+            _mm256_storeu_ps(m.add((a0 + i) * kp + c0), row);
+        }
+        store_transposed(m.add(c0 * kp + a0), kp, v);
+    }
+
+    /// The AVX2 body of `window_matrices`.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn window_matrices_avx2(
+        zw: &[f32],
+        zt: &mut [f32],
+        za: &mut [f32],
+        xs: &[f32],
+        ys: &[f32],
+        stride: usize,
+        kp: usize,
+        r: &mut [f32],
+        d: &mut [f32],
+    ) {
+        assert!(kp % PAD == 0 && stride % 8 == 0);
+        assert!(zw.len() == kp * stride && zt.len() == kp * stride && za.len() == kp * stride);
+        assert!(xs.len() == kp && ys.len() == kp && r.len() == kp * kp && d.len() == kp * kp);
+        // SAFETY: with the lengths asserted above, every offset below stays
+        // inside its buffer: units (rows of zw) c0 + l < kp and a0 + i < kp,
+        // stimuli s0 + 7 < stride; panel c0 / NR of zt and block a0 / MR of za
+        // span stride * NR and stride * MR values from c0 * stride and
+        // a0 * stride; blocks of r and D are those of `store_block`, with
+        // a0 + MR <= kp and c0 + NR <= kp since kp is a multiple of both.
+        // Panels of Z^T by 8 x 8 transposes: panel p, row s is the responses
+        // of units p*NR.. to stimulus s.
+        let (src, dst) = (zw.as_ptr(), zt.as_mut_ptr());
+        for c0 in (0..kp).step_by(NR) {
+            for s0 in (0..stride).step_by(8) {
+                let mut rows = [_mm256_setzero_ps(); 8];
+                for (l, row) in rows.iter_mut().enumerate() {
+                    *row = _mm256_loadu_ps(src.add((c0 + l) * stride + s0));
+                }
+                for (j, &col) in transpose8(&rows).iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(c0 * stride + (s0 + j) * NR), col);
+                }
+            }
+        }
+        // Blocks of MR units: block b, row s is the responses of units
+        // b*MR.. to stimulus s, so that the kernel broadcasts consecutive values.
+        for a0 in (0..kp).step_by(MR) {
+            for s0 in (0..stride).step_by(8) {
+                let mut rows = [_mm256_setzero_ps(); MR];
+                for (i, row) in rows.iter_mut().enumerate() {
+                    *row = _mm256_loadu_ps(src.add((a0 + i) * stride + s0));
+                }
+                store_transposed(za.as_mut_ptr().add(a0 * stride + s0 * MR), MR, &rows);
+            }
+        }
+        let (za, zt, rp, dp) = (za.as_ptr(), zt.as_ptr(), r.as_mut_ptr(), d.as_mut_ptr());
+        let one = _mm256_set1_ps(1.0);
+        for a0 in (0..kp).step_by(MR) {
+            let block = za.add(a0 * stride);
+            for c0 in ((a0 / NR) * NR..kp).step_by(NR) {
+                let panel = zt.add(c0 * stride);
+                let mut acc = [_mm256_setzero_ps(); MR];
+                // D of the same block is computed a row at a time between
+                // groups of eight stimuli, so that the divider (square root
+                // and division) works while the multiply-adds run.
+                let mut prox = [_mm256_setzero_ps(); MR];
+                let mut done = 0;
+                let groups = stride / 8;
+                for g in 0..groups {
+                    for s in g * 8..g * 8 + 8 {
+                        let y = _mm256_loadu_ps(panel.add(s * NR));
+                        for (i, sum) in acc.iter_mut().enumerate() {
+                            let x = _mm256_set1_ps(*block.add(s * MR + i));
+                            *sum = _mm256_fmadd_ps(x, y, *sum);
+                        }
+                    }
+                    // Rows done after group g: ceil((g + 1) MR / groups), at most MR.
+                    while done < MR && done * groups < (g + 1) * MR {
+                        let dx = _mm256_sub_ps(
+                            _mm256_loadu_ps(xs.as_ptr().add(c0)),
+                            _mm256_set1_ps(*xs.get_unchecked(a0 + done)),
+                        );
+                        let dy = _mm256_sub_ps(
+                            _mm256_loadu_ps(ys.as_ptr().add(c0)),
+                            _mm256_set1_ps(*ys.get_unchecked(a0 + done)),
+                        );
+                        let q = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+                        prox[done] = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(q), one));
+                        done += 1;
+                    }
+                }
+                store_block(rp, kp, a0, c0, &acc);
+                store_block(dp, kp, a0, c0, &prox);
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn gram_block_avx2(
-    zt: &[f32],
-    kc: usize,
-    zp: &[f32],
-    stride: usize,
-    a0: usize,
-    c0: usize,
-) -> [[f32; COLS]; ROWS] {
-    use std::arch::x86_64::*;
-    assert!(zt.len() >= (stride - 1) * kc + c0 + COLS && zp.len() >= (a0 + ROWS) * stride);
-    let mut acc = [_mm256_setzero_ps(); 2 * ROWS];
-    for s in 0..stride {
-        let p = zt.as_ptr().add(s * kc + c0);
-        let y0 = _mm256_loadu_ps(p);
-        let y1 = _mm256_loadu_ps(p.add(8));
-        for i in 0..ROWS {
-            let x = _mm256_set1_ps(*zp.get_unchecked((a0 + i) * stride + s));
-            acc[2 * i] = _mm256_fmadd_ps(x, y0, acc[2 * i]);
-            acc[2 * i + 1] = _mm256_fmadd_ps(x, y1, acc[2 * i + 1]);
-        }
-    }
-    let mut out = [[0f32; COLS]; ROWS];
-    for (i, row) in out.iter_mut().enumerate() {
-        _mm256_storeu_ps(row.as_mut_ptr(), acc[2 * i]);
-        _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[2 * i + 1]);
-    }
-    out
-}
+use avx2::window_matrices_avx2;
 
 /// sum_c (ra[c] - rb[c]) (db[c] - da[c]) over rows padded to a multiple of 8.
 #[inline(always)]
@@ -430,73 +695,6 @@ unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
     lanes.iter().sum()
 }
 
-/// The correlation matrix of a window, r = Z Z^T, into `r` (k rows of `kp`).
-///
-/// Register-blocked: four rows of Z against sixteen columns of Z^T at a time,
-/// so each loaded value feeds several multiply-adds and the sixty-four sums
-/// stay in registers. Only blocks on or above the diagonal are computed; the
-/// lower triangle is mirrored from the upper one.
-/// Buffers of one window, kept per thread: windows of 500 units need about
-/// 2 MB, and fresh allocations of that size would page-fault on every window.
-#[derive(Default)]
-struct Scratch {
-    zw: Vec<f32>,
-    zt: Vec<f32>,
-    r: Vec<f32>,
-    d: Vec<f32>,
-    xs: Vec<f32>,
-    ys: Vec<f32>,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
-fn zeroed(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    buf.clear();
-    buf.resize(n, 0.0);
-    buf
-}
-
-#[inline(always)]
-fn correlation_matrix<const FMA: bool>(
-    zw: &[f32],
-    zt: &mut Vec<f32>,
-    k: usize,
-    stride: usize,
-    kp: usize,
-    r: &mut [f32],
-) {
-    let kc = k.div_ceil(COLS) * COLS;
-    // Z^T, stride x kc, zero beyond k (zw already has ROWS-padded rows).
-    let zt = zeroed(zt, stride * kc);
-    for a in 0..k {
-        for s in 0..stride {
-            zt[s * kc + a] = zw[a * stride + s];
-        }
-    }
-    for a0 in (0..k).step_by(ROWS) {
-        for c0 in ((a0 / COLS) * COLS..k).step_by(COLS) {
-            let acc = gram_block::<FMA>(zt, kc, zw, stride, a0, c0);
-            for (i, acc_row) in acc.iter().enumerate().take(k - a0) {
-                let n = COLS.min(k - c0);
-                r[(a0 + i) * kp + c0..(a0 + i) * kp + c0 + n].copy_from_slice(&acc_row[..n]);
-            }
-        }
-    }
-    // Mirror in square tiles so reads of the upper triangle stay in cache.
-    const TILE: usize = 32;
-    for a0 in (0..k).step_by(TILE) {
-        for c0 in (0..=a0).step_by(TILE) {
-            for a in a0..(a0 + TILE).min(k) {
-                for c in c0..(c0 + TILE).min(a) {
-                    r[a * kp + c] = r[c * kp + a];
-                }
-            }
-        }
-    }
-}
-
 #[inline(always)]
 fn optimise_window_impl<const FMA: bool>(
     z: &NormalisedResponses,
@@ -507,60 +705,32 @@ fn optimise_window_impl<const FMA: bool>(
     rng: &mut ChaCha8Rng,
 ) -> WindowOutcome {
     let k = slots.len();
-    let mut order: Vec<u32> = (0..k as u32).collect();
     if k < 2 {
         return WindowOutcome {
-            order,
+            order: (0..k as u32).collect(),
             gain: 0.0,
             accepted: 0,
         };
     }
+    let mut order: Vec<u32> = (0..k as u32).collect();
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
+        let kp = window_matrices::<FMA>(z, positions, slots, units, &mut scratch);
         let Scratch {
-            zw,
-            zt,
-            r,
-            d,
-            xs,
-            ys,
+            r, d, log, synced, ..
         } = &mut *scratch;
-        // Rows of r and D are padded to a multiple of 8 with zeros so the step
-        // loop has no remainder; padding contributes (0 - 0) * (0 - 0).
-        let kp = k.div_ceil(8) * 8;
-        // Responses of the window's units, gathered contiguously, with zero
-        // rows up to a multiple of ROWS for the blocked product.
-        let stride = z.stride;
-        let zw = zeroed(zw, k.div_ceil(ROWS) * ROWS * stride);
-        for (a, &u) in units.iter().enumerate() {
-            zw[a * stride..(a + 1) * stride].copy_from_slice(z.row(u as usize));
-        }
-        // r and D in slot space: row a of `r` holds the correlations of the
-        // unit at slot a. A swap exchanges rows and columns a and b of r; D
-        // never moves.
-        let r = zeroed(r, k * kp);
-        correlation_matrix::<FMA>(zw, zt, k, stride, kp, r);
-        // D = 1 / (d + 1) in float32: window coordinates are relative to its
-        // first slot, so the differences of millimetre values keep full precision.
-        let origin = positions[slots[0] as usize];
-        xs.clear();
-        ys.clear();
-        for &s in slots {
-            xs.push((positions[s as usize][0] - origin[0]) as f32);
-            ys.push((positions[s as usize][1] - origin[1]) as f32);
-        }
-        let d = zeroed(d, k * kp);
-        for a in 0..k {
-            let (xa, ya) = (xs[a], ys[a]);
-            for ((out, &x), &y) in d[a * kp..a * kp + k]
-                .iter_mut()
-                .zip(xs.iter())
-                .zip(ys.iter())
-            {
-                let (dx, dy) = (x - xa, y - ya);
-                *out = 1.0 / ((dx * dx + dy * dy).sqrt() + 1.0);
-            }
-        }
+        // D stays in slot order. A row of r must be in slot order when the
+        // step reads it, but an accepted swap of slots a and b would move
+        // entries a and b of every row (a strided pass over the whole
+        // matrix). Instead each row is brought up to date when it is read,
+        // by replaying the swaps accepted since it was last read: the entries
+        // a step reads are exactly those the eager column swaps would give.
+        // Rows never move: the unit at slot a is order[a], and row order[a]
+        // holds its correlations. Padding columns never move and stay 0.
+        let (r, d) = (&mut r[..kp * kp], &d[..kp * kp]);
+        log.clear();
+        synced.clear();
+        synced.resize(k, 0);
         let mut gain = 0f64;
         let mut accepted = 0u64;
         for _ in 0..steps {
@@ -569,15 +739,18 @@ fn optimise_window_impl<const FMA: bool>(
             if b >= a {
                 b += 1;
             }
-            let (ra, rb) = (&r[a * kp..(a + 1) * kp], &r[b * kp..(b + 1) * kp]);
+            let (u, v) = (order[a] as usize, order[b] as usize);
+            bring_up_to_date(&mut r[u * kp..(u + 1) * kp], log, &mut synced[u]);
+            bring_up_to_date(&mut r[v * kp..(v + 1) * kp], log, &mut synced[v]);
+            let (ra, rb) = (&r[u * kp..(u + 1) * kp], &r[v * kp..(v + 1) * kp]);
             let (da, db) = (&d[a * kp..(a + 1) * kp], &d[b * kp..(b + 1) * kp]);
             let mut delta = step_sum::<FMA>(ra, rb, da, db);
             // The sum ran over every c; the pair's own terms (c = a, c = b) do
             // not change under the swap and come back out.
             delta -= (ra[a] - rb[a]) * (db[a] - da[a]) + (ra[b] - rb[b]) * (db[b] - da[b]);
             if delta > MIN_GAIN {
-                swap_rows_and_columns(r, kp, a, b);
                 order.swap(a, b);
+                log.push((a as u32, b as u32));
                 gain += delta as f64;
                 accepted += 1;
             }
@@ -590,13 +763,13 @@ fn optimise_window_impl<const FMA: bool>(
     })
 }
 
-fn swap_rows_and_columns(m: &mut [f32], k: usize, a: usize, b: usize) {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    let (top, bottom) = m.split_at_mut(hi * k);
-    top[lo * k..(lo + 1) * k].swap_with_slice(&mut bottom[..k]);
-    for row in m.chunks_exact_mut(k) {
-        row.swap(a, b);
+/// Replay on `row` the column swaps of `log` it has not undergone yet.
+#[inline(always)]
+fn bring_up_to_date(row: &mut [f32], log: &[(u32, u32)], synced: &mut u32) {
+    for &(a, b) in &log[*synced as usize..] {
+        row.swap(a as usize, b as usize);
     }
+    *synced = log.len() as u32;
 }
 
 /// Slots (positions) sorted into square buckets of the window width, so a
@@ -606,6 +779,8 @@ struct SlotGrid {
     n: usize,
     start: Vec<usize>,
     slots: Vec<u32>,
+    /// `pos[i]` is the position of `slots[i]`: a bucket's positions are read in sequence.
+    pos: Vec<[f64; 2]>,
 }
 
 impl SlotGrid {
@@ -625,9 +800,11 @@ impl SlotGrid {
         }
         let mut fill = count.clone();
         let mut slots = vec![0u32; positions.len()];
+        let mut pos = vec![[0f64; 2]; positions.len()];
         for (s, &p) in positions.iter().enumerate() {
             let c = cell(p);
             slots[fill[c]] = s as u32;
+            pos[fill[c]] = p;
             fill[c] += 1;
         }
         Self {
@@ -635,22 +812,27 @@ impl SlotGrid {
             n,
             start: count,
             slots,
+            pos,
         }
     }
 
     /// Slots inside [x0, x1) x [y0, y1), in bucket order.
-    fn query(&self, positions: &[[f64; 2]], x0: f64, x1: f64, y0: f64, y1: f64) -> Vec<u32> {
+    fn query(&self, x0: f64, x1: f64, y0: f64, y1: f64) -> Vec<u32> {
         let clamp = |v: f64| (v.max(0.0) / self.width).floor().min((self.n - 1) as f64) as usize;
         let mut out = Vec::new();
         for by in clamp(y0)..=clamp(y1) {
             for bx in clamp(x0)..=clamp(x1) {
                 let b = by * self.n + bx;
-                for &s in &self.slots[self.start[b]..self.start[b + 1]] {
-                    let p = positions[s as usize];
-                    if p[0] >= x0 && p[0] < x1 && p[1] >= y0 && p[1] < y1 {
-                        out.push(s);
-                    }
+                let range = self.start[b]..self.start[b + 1];
+                // Without branches: every slot is written, and the count
+                // advances past it only when it lies inside.
+                let mut n = out.len();
+                out.resize(n + range.len(), 0);
+                for (&s, p) in self.slots[range.clone()].iter().zip(&self.pos[range]) {
+                    out[n] = s;
+                    n += ((p[0] >= x0) & (p[0] < x1) & (p[1] >= y0) & (p[1] < y1)) as usize;
                 }
+                out.truncate(n);
             }
         }
         out
@@ -784,7 +966,7 @@ pub fn swap_optimize(
             }
             let x0 = ox + cx as f64 * width;
             let y0 = oy + cy as f64 * width;
-            let mut slots = grid.query(positions, x0, x0 + width, y0, y0 + width);
+            let mut slots = grid.query(x0, x0 + width, y0, y0 + width);
             if slots.len() < min_units {
                 continue;
             }
@@ -921,31 +1103,47 @@ mod tests {
         let (resp, pos) = smooth_map(7, 3.0, 12); // 49 units: k not a multiple of 4, 8 or 16
         let z = NormalisedResponses::new(&resp, 12, 49, false).unwrap();
         let k: usize = 49;
-        let kp = k.div_ceil(8) * 8;
-        let mut zw = vec![0f32; k.div_ceil(ROWS) * ROWS * z.stride];
-        for u in 0..k {
-            zw[u * z.stride..(u + 1) * z.stride].copy_from_slice(z.row(u));
-        }
-        let mut portable = vec![0f32; k * kp];
-        correlation_matrix::<false>(&zw, &mut Vec::new(), k, z.stride, kp, &mut portable);
-        for a in 0..k {
-            for c in 0..k {
-                let expected = z.correlation(a, c);
-                assert!(
-                    (portable[a * kp + c] - expected).abs() < 1e-5,
-                    "r[{a}][{c}]"
-                );
+        let slots: Vec<u32> = (0..k as u32).collect();
+        // A window whose units are not in slot order: r is built in unit order.
+        let mut units = slots.clone();
+        units.shuffle(&mut ChaCha8Rng::seed_from_u64(5));
+        let mut portable = Scratch::default();
+        let kp = window_matrices::<false>(&z, &pos, &slots, &units, &mut portable);
+        assert!(kp >= k && kp % PAD == 0);
+        for a in 0..kp {
+            for c in 0..kp {
+                let (r, d) = (portable.r[a * kp + c], portable.d[a * kp + c]);
+                if a < k && c < k {
+                    let expected = z.correlation(units[a] as usize, units[c] as usize);
+                    assert!((r - expected).abs() < 1e-5, "r[{a}][{c}]");
+                    let expected = proximity(pos[a], pos[c]);
+                    assert!((d - expected).abs() < 1e-6, "D[{a}][{c}]");
+                } else {
+                    assert_eq!(r, 0.0, "padding r[{a}][{c}]");
+                    assert!(d.is_finite(), "padding D[{a}][{c}]");
+                }
             }
         }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            let mut simd = vec![0f32; k * kp];
-            correlation_matrix::<true>(&zw, &mut Vec::new(), k, z.stride, kp, &mut simd);
-            for (x, y) in portable.iter().zip(&simd) {
+            // Stale values in reused buffers must not leak into the next window.
+            let mut simd = Scratch {
+                r: vec![f32::NAN; kp * kp + 7],
+                d: vec![f32::NAN; kp * kp + 7],
+                ..Scratch::default()
+            };
+            assert_eq!(
+                window_matrices::<true>(&z, &pos, &slots, &units, &mut simd),
+                kp
+            );
+            for (x, y) in portable.r[..kp * kp].iter().zip(&simd.r[..kp * kp]) {
                 assert!((x - y).abs() < 1e-5);
             }
-            let rows = |i: usize| &portable[i * kp..(i + 1) * kp];
+            for (x, y) in portable.d[..kp * kp].iter().zip(&simd.d[..kp * kp]) {
+                assert!((x - y).abs() < 1e-7);
+            }
+            let rows = |i: usize| &portable.r[i * kp..(i + 1) * kp];
             let (p, q) = (
                 step_sum::<false>(rows(1), rows(2), rows(3), rows(4)),
                 step_sum::<true>(rows(1), rows(2), rows(3), rows(4)),
@@ -953,7 +1151,6 @@ mod tests {
             assert!((p - q).abs() < 1e-5);
         }
         // The portable window optimiser keeps its gain equal to the change of G.
-        let slots: Vec<u32> = (0..k as u32).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let mut shuffled = slots.clone();
         shuffled.shuffle(&mut rng);
