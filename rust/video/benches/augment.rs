@@ -89,6 +89,13 @@ fn main() {
             },
         ),
         (
+            "brightness + contrast + saturation",
+            ViewParams {
+                jitter: Some(jitter(1.3, 0.7, 1.2, 0.0)),
+                ..base
+            },
+        ),
+        (
             "full colour jitter",
             ViewParams {
                 jitter: Some(jitter(1.3, 0.7, 1.2, 0.05)),
@@ -171,6 +178,7 @@ fn crop_scale_costs(rng: &mut ChaCha8Rng) {
     for (name, per_view, to_yuv) in [
         ("RGB24, same box every frame", false, false),
         ("RGB24, new box every 16 frames", true, false),
+        ("YUV 4:4:4, same box every frame", false, true),
         ("YUV 4:4:4, new box every 16 frames", true, true),
     ] {
         let mut conv = RgbConverter::new();

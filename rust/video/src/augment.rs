@@ -391,35 +391,29 @@ fn process_view_generic<const SIMD: bool>(
         hue: 0.0,
         order: [0, 1, 2, 3],
     });
-    // Operations before the contrast pivot is known, and after it.
-    let (before, after) = match ops.iter().position(|&o| o == 1) {
-        Some(pos) => (&ops[..pos], Some(&ops[pos + 1..])),
-        None => (&ops[..], None),
+    // Operations before the contrast pivot is known (the first pass over a
+    // frame), and from contrast on (a second pass, over the frame buffer).
+    // Op 4 is the grayscale, after every jitter adjustment.
+    let gray = work.grayscale.then_some(4u8);
+    let (first, second): (Vec<u8>, Option<Vec<u8>>) = match ops.iter().position(|&o| o == 1) {
+        Some(pos) => (
+            ops[..pos].to_vec(),
+            Some(ops[pos..].iter().copied().chain(gray).collect()),
+        ),
+        None => (ops.iter().copied().chain(gray).collect(), None),
     };
     let (mut r, mut g, mut b): (Chunk, Chunk, Chunk) = ([0.0; CHUNK], [0.0; CHUNK], [0.0; CHUNK]);
-    let buffered = after.is_some() || work.kernel.is_some();
+    let buffered = second.is_some() || work.kernel.is_some();
     let mut planes = vec![0f32; if buffered { frame_len } else { 0 }];
     let mut tmp = Vec::new();
-    let finish = |r: &mut Chunk, g: &mut Chunk, b: &mut Chunk| {
-        if work.grayscale {
-            for i in 0..CHUNK {
-                let y = luma(r[i], g[i], b[i]);
-                (r[i], g[i], b[i]) = (y, y, y);
-            }
-        }
-    };
     for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
         let mut sum = 0f64;
         for start in (0..npix).step_by(CHUNK) {
             let n = CHUNK.min(npix - start);
             source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
-            for &op in before {
-                apply_jitter_op(op, &jitter, 0.0, &mut r, &mut g, &mut b);
-            }
-            if after.is_some() {
+            apply_ops(&first, &jitter, 0.0, &mut r, &mut g, &mut b);
+            if second.is_some() {
                 sum += luma_sum(&r, &g, &b, n) as f64;
-            } else {
-                finish(&mut r, &mut g, &mut b);
             }
             if buffered {
                 store_planes(&mut planes, npix, start, n, &r, &g, &b);
@@ -427,16 +421,12 @@ fn process_view_generic<const SIMD: bool>(
                 store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
         }
-        if let Some(after) = after {
+        if let Some(second) = &second {
             let mean = (sum / npix as f64) as f32;
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
                 load_planes(&planes, npix, start, n, &mut r, &mut g, &mut b);
-                apply_jitter_op(1, &jitter, mean, &mut r, &mut g, &mut b);
-                for &op in after {
-                    apply_jitter_op(op, &jitter, 0.0, &mut r, &mut g, &mut b);
-                }
-                finish(&mut r, &mut g, &mut b);
+                apply_ops(second, &jitter, mean, &mut r, &mut g, &mut b);
                 if work.kernel.is_some() {
                     store_planes(&mut planes, npix, start, n, &r, &g, &b);
                 } else {
@@ -683,9 +673,31 @@ fn store_chunk<const SIMD: bool>(r: &Chunk, g: &Chunk, b: &Chunk, px: &mut [u8])
     }
 }
 
-/// One ColorJitter adjustment: 0 brightness, 1 contrast (about `mean`), 2 saturation, 3 hue.
+/// Apply `ops` in order to a chunk, eight pixels at a time: the eight values
+/// of each channel stay in registers through all the operations instead of
+/// going back to the chunk after each one.
 #[inline(always)]
-fn apply_jitter_op(op: u8, j: &Jitter, mean: f32, r: &mut Chunk, g: &mut Chunk, b: &mut Chunk) {
+fn apply_ops(ops: &[u8], j: &Jitter, mean: f32, r: &mut Chunk, g: &mut Chunk, b: &mut Chunk) {
+    if ops.is_empty() {
+        return;
+    }
+    for i in (0..CHUNK).step_by(8) {
+        let mut r8: [f32; 8] = r[i..i + 8].try_into().unwrap();
+        let mut g8: [f32; 8] = g[i..i + 8].try_into().unwrap();
+        let mut b8: [f32; 8] = b[i..i + 8].try_into().unwrap();
+        for &op in ops {
+            apply_op(op, j, mean, &mut r8, &mut g8, &mut b8);
+        }
+        r[i..i + 8].copy_from_slice(&r8);
+        g[i..i + 8].copy_from_slice(&g8);
+        b[i..i + 8].copy_from_slice(&b8);
+    }
+}
+
+/// One operation on equal-length channel slices: 0 brightness, 1 contrast
+/// (about `mean`), 2 saturation, 3 hue (the ColorJitter adjustments), 4 grayscale.
+#[inline(always)]
+fn apply_op(op: u8, j: &Jitter, mean: f32, r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
     match op {
         0 => {
             for c in [r, g, b] {
@@ -698,7 +710,13 @@ fn apply_jitter_op(op: u8, j: &Jitter, mean: f32, r: &mut Chunk, g: &mut Chunk, 
             }
         }
         2 => adjust_saturation(r, g, b, j.saturation),
-        _ => adjust_hue(r, g, b, j.hue),
+        3 => adjust_hue(r, g, b, j.hue),
+        _ => {
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                let y = luma(*r, *g, *b);
+                (*r, *g, *b) = (y, y, y);
+            }
+        }
     }
 }
 

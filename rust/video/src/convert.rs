@@ -175,6 +175,11 @@ impl RgbConverter {
     /// limited (MPEG), or None for other pixel formats. Converting to RGB is
     /// left to the caller's float stage: swscale's RGB output was the costlier
     /// half of its work.
+    ///
+    /// 4:2:0 sources are scaled to 4:2:0 and each chroma sample then covers
+    /// its 2 x 2 output pixels, as swscale's own RGB output repeats chroma
+    /// across pairs of pixels: scaling chroma to the full output size cost as
+    /// much as the luma and added nothing the 4:2:0 source has.
     pub fn crop_scale_yuv444(
         &mut self,
         frame: &ffmpeg::frame::Video,
@@ -187,14 +192,13 @@ impl RgbConverter {
         let src = Planes::of(frame)?;
         let format = src.format;
         let (dst, full_range) = match format {
-            AV_PIX_FMT_YUV420P | AV_PIX_FMT_YUV422P | AV_PIX_FMT_YUV444P => {
-                (AV_PIX_FMT_YUV444P, false)
-            }
-            AV_PIX_FMT_YUVJ420P | AV_PIX_FMT_YUVJ422P | AV_PIX_FMT_YUVJ444P => {
-                (AV_PIX_FMT_YUVJ444P, true)
-            }
+            AV_PIX_FMT_YUV420P => (AV_PIX_FMT_YUV420P, false),
+            AV_PIX_FMT_YUVJ420P => (AV_PIX_FMT_YUVJ420P, true),
+            AV_PIX_FMT_YUV422P | AV_PIX_FMT_YUV444P => (AV_PIX_FMT_YUV444P, false),
+            AV_PIX_FMT_YUVJ422P | AV_PIX_FMT_YUVJ444P => (AV_PIX_FMT_YUVJ444P, true),
             _ => return Ok(None),
         };
+        let half = matches!(dst, AV_PIX_FMT_YUV420P | AV_PIX_FMT_YUVJ420P);
         let plane = out_w as usize * out_h as usize;
         if out.len() != 3 * plane {
             return Err(VideoError::InvalidArgument(
@@ -205,16 +209,22 @@ impl RgbConverter {
         let w = out_w as usize;
         for p in 0..3 {
             for y in 0..out_h as usize {
-                let from = p * padded_plane + y * padded_stride;
-                out[p * plane + y * w..p * plane + (y + 1) * w]
-                    .copy_from_slice(&self.padded[from..from + w]);
+                let row = &mut out[p * plane + y * w..p * plane + (y + 1) * w];
+                if p == 0 || !half {
+                    let from = p * padded_plane + y * padded_stride;
+                    row.copy_from_slice(&self.padded[from..from + w]);
+                } else {
+                    let from = p * padded_plane + y / 2 * padded_stride;
+                    repeat_pairs(&self.padded[from..from + w.div_ceil(2)], row);
+                }
             }
         }
         Ok(Some(full_range))
     }
 
     /// Run swscale from the crop box of `src` into `self.padded`, in
-    /// `dst_format` (RGB24, or planar YUV 4:4:4 with one plane after another).
+    /// `dst_format` (RGB24, or planar YUV with one plane after another, each
+    /// with the room of a full-size plane).
     /// Returns the padded row stride and plane size.
     fn render(
         &mut self,
@@ -318,6 +328,30 @@ impl RgbConverter {
             ));
         }
         Ok((padded_stride, padded_plane))
+    }
+}
+
+/// out[x] = half[x / 2]: each byte of `half` written twice.
+fn repeat_pairs(half: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(half.len(), out.len().div_ceil(2));
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while done + 16 <= out.len() / 2 {
+            // SAFETY: SSE2 is part of x86_64; 16 bytes are read from
+            // half[done..] and 32 written to out[2 * done..], both in bounds.
+            unsafe {
+                let c = _mm_loadu_si128(half.as_ptr().add(done) as *const __m128i);
+                let dst = out.as_mut_ptr().add(2 * done) as *mut __m128i;
+                _mm_storeu_si128(dst, _mm_unpacklo_epi8(c, c));
+                _mm_storeu_si128(dst.add(1), _mm_unpackhi_epi8(c, c));
+            }
+            done += 16;
+        }
+    }
+    for (x, v) in out[2 * done..].iter_mut().enumerate() {
+        *v = half[done + x / 2];
     }
 }
 
