@@ -20,6 +20,18 @@ class FrameIndexError(VideoError): ...
 def decode_frames(path: str | PathLike[str], indices: Sequence[int]) -> npt.NDArray[np.uint8]:
     """Frames `indices` of `path` as (N, H, W, 3) uint8 RGB, in the order asked."""
 
+def augment_view(
+    frames: npt.NDArray[np.uint8],
+    flip: bool = False,
+    jitter: tuple[float, float, float, float, tuple[int, int, int, int]] | None = None,
+    grayscale: bool = False,
+    blur_sigma: float | None = None,
+    blur_radius: int = 5,
+) -> npt.NDArray[np.uint8]:
+    """One view's augmentation with the given parameters on (T, S, S, 3) uint8 RGB frames:
+    flip, then colour jitter (brightness, contrast, saturation, hue, order), grayscale,
+    Gaussian blur (taps beyond 3 sigma or `blur_radius` dropped)."""
+
 def index_video(
     path: str | PathLike[str],
     full_decode: bool = False,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -87,6 +87,77 @@ fn decode_frames<'py>(
     let n = indices.len();
     let arr = PyArray1::from_vec(py, data);
     Ok(arr.reshape([n, h as usize, w as usize, 3])?.into_any())
+}
+
+/// augment_view(frames, ...) -> numpy.ndarray: one view's augmentation with
+/// given parameters applied to `frames`, a (T, S, S, 3) uint8 RGB array of
+/// frames already cropped and scaled; for tests against torchvision.
+/// `jitter` is (brightness, contrast, saturation, hue, order), order a
+/// permutation of 0..4 (0 brightness, 1 contrast, 2 saturation, 3 hue).
+#[pyfunction]
+#[pyo3(signature = (frames, flip=false, jitter=None, grayscale=false, blur_sigma=None, blur_radius=5))]
+fn augment_view<'py>(
+    py: Python<'py>,
+    frames: numpy::PyReadonlyArray4<'py, u8>,
+    flip: bool,
+    jitter: Option<(f32, f32, f32, f32, [u8; 4])>,
+    grayscale: bool,
+    blur_sigma: Option<f32>,
+    blur_radius: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    use stdann_video::augment::{Jitter, ViewParams};
+    let shape = frames.shape().to_vec();
+    if shape[1] != shape[2] || shape[3] != 3 || shape[1] == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "frames must be (T, S, S, 3) with S > 0, got {shape:?}"
+        )));
+    }
+    let jitter = match jitter {
+        Some((brightness, contrast, saturation, hue, order)) => {
+            let mut sorted = order;
+            sorted.sort_unstable();
+            if sorted != [0, 1, 2, 3] {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "jitter order must be a permutation of 0, 1, 2, 3, got {order:?}"
+                )));
+            }
+            if !(brightness >= 0.0 && contrast >= 0.0 && saturation >= 0.0 && hue.abs() <= 0.5) {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "jitter factors must be >= 0 and |hue| <= 0.5",
+                ));
+            }
+            Some(Jitter {
+                brightness,
+                contrast,
+                saturation,
+                hue,
+                order,
+            })
+        }
+        None => None,
+    };
+    if blur_sigma.is_some_and(|s| !(s > 0.0 && s.is_finite())) || blur_radius == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "blur_sigma must be positive and blur_radius at least 1",
+        ));
+    }
+    let size = shape[1];
+    let params = ViewParams {
+        crop: stdann_video::convert::CropBox {
+            x: 0,
+            y: 0,
+            w: size as u32,
+            h: size as u32,
+        },
+        flip,
+        jitter,
+        grayscale,
+        blur_sigma,
+        blur_radius,
+    };
+    let mut data = frames.as_slice()?.to_vec();
+    py.allow_threads(|| params.apply(&mut data, size));
+    Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
 }
 
 /// Scan (or load from the cache) the frame index of one video and return it as a dict.
@@ -325,6 +396,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VideoDecodeError", py.get_type::<VideoDecodeError>())?;
     m.add("FrameIndexError", py.get_type::<FrameIndexError>())?;
     m.add_function(wrap_pyfunction!(decode_frames, m)?)?;
+    m.add_function(wrap_pyfunction!(augment_view, m)?)?;
     m.add_function(wrap_pyfunction!(index_video, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_video, m)?)?;
     m.add_class::<ClipLoader>()?;
