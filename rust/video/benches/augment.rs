@@ -39,7 +39,7 @@ fn best_us_yuv(params: &ViewParams, view: &[u8]) -> f64 {
         let t = Instant::now();
         for _ in 0..reps {
             yuv.copy_from_slice(view);
-            params.apply_yuv(black_box(&mut yuv), false, &mut out, SIZE);
+            params.apply_yuv(black_box(&mut yuv), false, false, &mut out, SIZE);
         }
         best = best.min(t.elapsed().as_secs_f64() * 1e6 / reps as f64);
     }
@@ -192,7 +192,7 @@ fn crop_scale_costs(rng: &mut ChaCha8Rng) {
                     boxes[0]
                 };
                 if to_yuv {
-                    conv.crop_scale_yuv444(&frame, b, SIZE as u32, SIZE as u32, &mut yuv)
+                    conv.crop_scale_yuv444(&frame, b, SIZE as u32, SIZE as u32, &mut yuv, false)
                         .unwrap();
                 } else {
                     conv.crop_scale(&frame, b, SIZE as u32, SIZE as u32, &mut out, SIZE * 3)

@@ -298,11 +298,20 @@ impl ViewParams {
     /// Apply the view's augmentation to frames given as planar YUV 4:4:4
     /// (`yuv`: T frames of Y, U, V planes of size x size, BT.601, full or
     /// limited range), writing T RGB24 frames to `out`. The conversion to RGB
-    /// happens in the float stage, fused with the colour operations; the flip
-    /// is done on the YUV planes. `yuv` is modified (flipped) in place.
-    pub fn apply_yuv(&self, yuv: &mut [u8], full_range: bool, out: &mut [u8], size: usize) {
+    /// happens in the float stage, fused with the colour operations. The flip
+    /// is done on the YUV planes: `mirrored` says they already are
+    /// (`RgbConverter::crop_scale_yuv444` mirrors as it copies), otherwise
+    /// `yuv` is flipped here, in place.
+    pub fn apply_yuv(
+        &self,
+        yuv: &mut [u8],
+        mirrored: bool,
+        full_range: bool,
+        out: &mut [u8],
+        size: usize,
+    ) {
         debug_assert_eq!(yuv.len(), out.len());
-        if self.flip {
+        if self.flip && !mirrored {
             for row in yuv.chunks_exact_mut(size) {
                 row.reverse();
             }
@@ -546,7 +555,7 @@ impl PixelSource<'_> {
         b: &mut Chunk,
     ) {
         match self.yuv {
-            Some((planes, full)) => load_chunk_yuv(
+            Some((planes, full)) => load_chunk_yuv::<SIMD>(
                 &planes[f * self.frame_len..],
                 self.npix,
                 start,
@@ -595,7 +604,7 @@ fn load_chunk<const SIMD: bool>(px: &[u8], r: &mut Chunk, g: &mut Chunk, b: &mut
 /// with the BT.601 matrix swscale uses by default, in full or limited range.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn load_chunk_yuv(
+fn load_chunk_yuv<const SIMD: bool>(
     planes: &[u8],
     npix: usize,
     start: usize,
@@ -633,6 +642,12 @@ fn load_chunk_yuv(
         <&[u8; CHUNK]>::try_from(u),
         <&[u8; CHUNK]>::try_from(v),
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if SIMD {
+            // SAFETY: SIMD is only true on the path taken after AVX2 and FMA were detected.
+            unsafe { simd::load_chunk_yuv(y, u, v, k, r, g, b) };
+            return;
+        }
         for i in 0..CHUNK {
             (r[i], g[i], b[i]) = convert(y[i], u[i], v[i], k);
         }
@@ -940,6 +955,45 @@ mod simd {
                 let f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
                 _mm256_storeu_ps(outs[c].add(block * 8), _mm256_mul_ps(f, scale));
             }
+        }
+    }
+
+    /// Planar YUV bytes to RGB floats in [0, 1]: Y' = Y ys - y0 ys,
+    /// C' = C cs - 128 cs, then the BT.601 matrix, eight pixels per step.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn load_chunk_yuv(
+        y: &[u8; CHUNK],
+        u: &[u8; CHUNK],
+        v: &[u8; CHUNK],
+        k: (f32, f32, f32),
+        r: &mut Chunk,
+        g: &mut Chunk,
+        b: &mut Chunk,
+    ) {
+        let (y0, ys, cs) = k;
+        let (ys, yoff) = (_mm256_set1_ps(ys), _mm256_set1_ps(-y0 * ys));
+        let (cs, coff) = (_mm256_set1_ps(cs), _mm256_set1_ps(-128.0 * cs));
+        let (rv, gu, gv, bu) = (
+            _mm256_set1_ps(1.402),
+            _mm256_set1_ps(-0.344_136),
+            _mm256_set1_ps(-0.714_136),
+            _mm256_set1_ps(1.772),
+        );
+        let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+        let floats = |p: *const u8| {
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i)))
+        };
+        for i in (0..CHUNK).step_by(8) {
+            let yy = _mm256_fmadd_ps(floats(y.as_ptr().add(i)), ys, yoff);
+            let uu = _mm256_fmadd_ps(floats(u.as_ptr().add(i)), cs, coff);
+            let vv = _mm256_fmadd_ps(floats(v.as_ptr().add(i)), cs, coff);
+            let clamp = |x| _mm256_min_ps(_mm256_max_ps(x, zero), one);
+            let red = clamp(_mm256_fmadd_ps(rv, vv, yy));
+            let green = clamp(_mm256_fmadd_ps(gv, vv, _mm256_fmadd_ps(gu, uu, yy)));
+            let blue = clamp(_mm256_fmadd_ps(bu, uu, yy));
+            _mm256_storeu_ps(r.as_mut_ptr().add(i), red);
+            _mm256_storeu_ps(g.as_mut_ptr().add(i), green);
+            _mm256_storeu_ps(b.as_mut_ptr().add(i), blue);
         }
     }
 

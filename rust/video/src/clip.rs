@@ -125,6 +125,7 @@ pub fn fill_sample(
                     size,
                     size,
                     &mut yuv[off..off + frame_len],
+                    plan.params[v].flip,
                 )?
             };
             if mode.is_none() {
@@ -155,7 +156,7 @@ pub fn fill_sample(
             .enumerate()
         {
             match view_mode[v].flatten() {
-                Some(full_range) => plan.params[v].apply_yuv(yuv_view, full_range, view, s),
+                Some(full_range) => plan.params[v].apply_yuv(yuv_view, true, full_range, view, s),
                 None => plan.params[v].apply(view, s),
             }
         }

@@ -27,6 +27,8 @@ pub struct RgbConverter {
     /// end of a row whose width is not a multiple of the block: it renders into
     /// this padded buffer, and rows are copied out from there.
     padded: Vec<u8>,
+    /// One chroma row repeated to the full output width.
+    wide: Vec<u8>,
 }
 
 // The context is only used by the thread that owns the converter.
@@ -82,6 +84,7 @@ impl RgbConverter {
             ctx: ptr::null_mut(),
             staging: Vec::new(),
             padded: Vec::new(),
+            wide: Vec::new(),
         }
     }
 
@@ -180,6 +183,9 @@ impl RgbConverter {
     /// its 2 x 2 output pixels, as swscale's own RGB output repeats chroma
     /// across pairs of pixels: scaling chroma to the full output size cost as
     /// much as the luma and added nothing the 4:2:0 source has.
+    ///
+    /// With `mirror` every row is written right to left (a horizontal flip,
+    /// free here because the rows are copied out of swscale's buffer anyway).
     pub fn crop_scale_yuv444(
         &mut self,
         frame: &ffmpeg::frame::Video,
@@ -187,6 +193,7 @@ impl RgbConverter {
         out_w: u32,
         out_h: u32,
         out: &mut [u8],
+        mirror: bool,
     ) -> Result<Option<bool>> {
         use ffi::AVPixelFormat::*;
         let src = Planes::of(frame)?;
@@ -207,18 +214,27 @@ impl RgbConverter {
         }
         let (padded_stride, padded_plane) = self.render(&src, crop, out_w, out_h, dst)?;
         let w = out_w as usize;
+        let mut wide = std::mem::take(&mut self.wide);
+        wide.resize(w, 0);
         for p in 0..3 {
             for y in 0..out_h as usize {
                 let row = &mut out[p * plane + y * w..p * plane + (y + 1) * w];
-                if p == 0 || !half {
+                let src = if p == 0 || !half {
                     let from = p * padded_plane + y * padded_stride;
-                    row.copy_from_slice(&self.padded[from..from + w]);
+                    &self.padded[from..from + w]
                 } else {
                     let from = p * padded_plane + y / 2 * padded_stride;
-                    repeat_pairs(&self.padded[from..from + w.div_ceil(2)], row);
+                    repeat_pairs(&self.padded[from..from + w.div_ceil(2)], &mut wide);
+                    &wide[..]
+                };
+                if mirror {
+                    copy_reversed(src, row);
+                } else {
+                    row.copy_from_slice(src);
                 }
             }
         }
+        self.wide = wide;
         Ok(Some(full_range))
     }
 
@@ -353,6 +369,42 @@ fn repeat_pairs(half: &[u8], out: &mut [u8]) {
     for (x, v) in out[2 * done..].iter_mut().enumerate() {
         *v = half[done + x / 2];
     }
+}
+
+/// out[x] = src[n - 1 - x].
+fn copy_reversed(src: &[u8], out: &mut [u8]) {
+    let n = src.len();
+    assert_eq!(n, out.len());
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("ssse3") {
+        // SAFETY: SSSE3 was just detected.
+        done = unsafe { copy_reversed_ssse3(src, out) };
+    }
+    for x in done..n {
+        out[n - 1 - x] = src[x];
+    }
+}
+
+/// Reverse whole blocks of 16 bytes from the start of `src` into the end of
+/// `out`; returns how many bytes were done.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+unsafe fn copy_reversed_ssse3(src: &[u8], out: &mut [u8]) -> usize {
+    use std::arch::x86_64::*;
+    let n = src.len();
+    let reverse = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    let mut x = 0;
+    while x + 16 <= n {
+        // SAFETY: bytes x..x + 16 of src and n - x - 16..n - x of out are in bounds.
+        let v = _mm_loadu_si128(src.as_ptr().add(x) as *const __m128i);
+        _mm_storeu_si128(
+            out.as_mut_ptr().add(n - x - 16) as *mut __m128i,
+            _mm_shuffle_epi8(v, reverse),
+        );
+        x += 16;
+    }
+    x
 }
 
 fn offsettable(format: ffi::AVPixelFormat) -> bool {

@@ -59,7 +59,7 @@ fn compare(format: ffmpeg_next::format::Pixel, full: bool) {
     .unwrap();
     let mut yuv = vec![0u8; size * size * 3];
     let range = conv
-        .crop_scale_yuv444(&frame, crop, size as u32, size as u32, &mut yuv)
+        .crop_scale_yuv444(&frame, crop, size as u32, size as u32, &mut yuv, false)
         .unwrap()
         .expect("an 8-bit planar YUV format takes the YUV path");
     assert_eq!(range, full);
@@ -87,7 +87,7 @@ fn compare(format: ffmpeg_next::format::Pixel, full: bool) {
         })
         .collect();
     let mut rgb = vec![0u8; size * size * 3];
-    ViewParams::identity(w, h, size as u32).apply_yuv(&mut yuv, range, &mut rgb, size);
+    ViewParams::identity(w, h, size as u32).apply_yuv(&mut yuv, false, range, &mut rgb, size);
     let worst = rgb
         .iter()
         .zip(&expected)
@@ -130,7 +130,7 @@ fn other_formats_are_left_to_the_rgb_path() {
     };
     assert_eq!(
         RgbConverter::new()
-            .crop_scale_yuv444(&frame, crop, 32, 32, &mut yuv)
+            .crop_scale_yuv444(&frame, crop, 32, 32, &mut yuv, false)
             .unwrap(),
         None
     );
@@ -138,29 +138,44 @@ fn other_formats_are_left_to_the_rgb_path() {
 
 #[test]
 fn flip_on_yuv_planes_mirrors_the_rgb_output() {
-    let size = 32usize;
-    let frame = smooth_frame(ffmpeg_next::format::Pixel::YUV420P, 64, 48, 9);
-    let crop = CropBox {
-        x: 4,
-        y: 2,
-        w: 50,
-        h: 40,
-    };
-    let mut conv = RgbConverter::new();
-    let mut yuv = vec![0u8; size * size * 3];
-    conv.crop_scale_yuv444(&frame, crop, size as u32, size as u32, &mut yuv)
+    // Odd and even sizes, wider and narrower than the 16-byte reversal blocks.
+    for size in [32usize, 37, 9] {
+        let frame = smooth_frame(ffmpeg_next::format::Pixel::YUV420P, 64, 48, 9);
+        let crop = CropBox {
+            x: 4,
+            y: 2,
+            w: 50,
+            h: 40,
+        };
+        let mut conv = RgbConverter::new();
+        let len = size * size * 3;
+        let (mut yuv, mut yuv_mirrored) = (vec![0u8; len], vec![0u8; len]);
+        conv.crop_scale_yuv444(&frame, crop, size as u32, size as u32, &mut yuv, false)
+            .unwrap();
+        conv.crop_scale_yuv444(
+            &frame,
+            crop,
+            size as u32,
+            size as u32,
+            &mut yuv_mirrored,
+            true,
+        )
         .unwrap();
-    let mut plain = vec![0u8; size * size * 3];
-    let mut flipped = vec![0u8; size * size * 3];
-    let mut p = ViewParams::identity(64, 48, size as u32);
-    p.apply_yuv(&mut yuv.clone(), false, &mut plain, size);
-    p.flip = true;
-    p.apply_yuv(&mut yuv, false, &mut flipped, size);
-    for y in 0..size {
-        for x in 0..size {
-            let a = (y * size + x) * 3;
-            let b = (y * size + size - 1 - x) * 3;
-            assert_eq!(plain[a..a + 3], flipped[b..b + 3]);
+        let mut p = ViewParams::identity(64, 48, size as u32);
+        let mut plain = vec![0u8; len];
+        p.apply_yuv(&mut yuv.clone(), false, false, &mut plain, size);
+        p.flip = true;
+        // Flipped here, or mirrored while copied out of swscale: the same.
+        let (mut flipped, mut mirrored) = (vec![0u8; len], vec![0u8; len]);
+        p.apply_yuv(&mut yuv, false, false, &mut flipped, size);
+        p.apply_yuv(&mut yuv_mirrored, true, false, &mut mirrored, size);
+        assert_eq!(flipped, mirrored, "size {size}");
+        for y in 0..size {
+            for x in 0..size {
+                let a = (y * size + x) * 3;
+                let b = (y * size + size - 1 - x) * 3;
+                assert_eq!(plain[a..a + 3], flipped[b..b + 3], "size {size}");
+            }
         }
     }
 }
