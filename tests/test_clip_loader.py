@@ -156,6 +156,26 @@ def test_deterministic_for_a_seed_and_independent_of_threads(generated_videos):
     assert not all(torch.equal(x, y) for x, y in zip(e0_a, e0_c, strict=True))
 
 
+def test_batch_buffers_are_reused_only_once_released(generated_videos):
+    """Batch memory returns to the loader's pool when Python frees the batch:
+    a batch that is still held is never written again, and batches built in
+    recycled buffers equal those built in fresh ones."""
+    paths = list(generated_videos.values())[:4]
+    kw = dict(frames=4, stride=2, size=32, views=2, batch_size=2, seed=5, threads=2)
+    with VideoClipLoader(paths, **kw) as loader:
+        held = list(loader)
+        copies = [b.clone() for b in held]
+        recycled = [[b.clone() for b in loader] for _ in range(2)]
+        assert all(torch.equal(b, c) for b, c in zip(held, copies, strict=True))
+        del held
+        recycled.append([b.clone() for b in loader])
+    # The reference keeps every batch alive, so nothing is recycled.
+    with VideoClipLoader(paths, **kw) as loader:
+        kept = [list(loader) for _ in range(4)]
+    for got, want in zip([copies, *recycled], kept, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(got, want, strict=True))
+
+
 def test_ranks_get_disjoint_shards_of_equal_size(static_videos):
     _, colours = static_videos
     seen = []

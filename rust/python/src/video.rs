@@ -297,7 +297,21 @@ impl ClipLoader {
                         // decode_only: nothing to hand over but the count.
                         return Ok(Some(PyArray1::<u8>::zeros(py, [0], false).into_any()));
                     }
-                    let arr = PyArray1::from_vec(py, batch.data);
+                    let owner = Bound::new(
+                        py,
+                        BatchBuffer {
+                            data: batch.data,
+                            pool: l.pool(),
+                        },
+                    )?;
+                    let held = owner.borrow();
+                    let view = numpy::ndarray::ArrayView1::from(&held.data[..]);
+                    // SAFETY: the array's memory is `owner.data`, which is never
+                    // resized or moved while `owner` lives, and `owner` is the
+                    // array's base object, so it lives as long as the array.
+                    let arr =
+                        unsafe { PyArray1::borrow_from_array(&view, owner.clone().into_any()) };
+                    drop(held);
                     return Ok(Some(arr.reshape(self.batch_shape)?.into_any()));
                 }
                 Ok(None) => return Ok(None),
@@ -323,6 +337,20 @@ impl ClipLoader {
         if let Some(mut l) = self.inner.take() {
             py.allow_threads(move || l.close());
         }
+    }
+}
+
+/// Owns the memory of one batch array; when Python frees the array, the
+/// buffer goes back to the loader's pool for a later batch.
+#[pyclass(module = "stdann._native")]
+struct BatchBuffer {
+    data: Vec<u8>,
+    pool: std::sync::Arc<loader::BufferPool>,
+}
+
+impl Drop for BatchBuffer {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.data));
     }
 }
 

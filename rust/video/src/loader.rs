@@ -70,6 +70,47 @@ impl LoaderConfig {
     }
 }
 
+/// Batch buffers handed back by the consumer once it is done with them, so
+/// that a worker fills a buffer whose pages are already mapped instead of
+/// allocating and zeroing a fresh one for every batch. Holds at most `cap`.
+pub struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    len: usize,
+    cap: usize,
+}
+
+impl BufferPool {
+    pub fn new(len: usize, cap: usize) -> BufferPool {
+        BufferPool {
+            free: Mutex::new(Vec::new()),
+            len,
+            cap,
+        }
+    }
+
+    /// A buffer of the batch length: a returned one (holding an old batch,
+    /// which the worker overwrites entirely) or a new zeroed one.
+    pub fn take(&self) -> Vec<u8> {
+        let recycled = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        recycled.unwrap_or_else(|| vec![0u8; self.len])
+    }
+
+    /// Hand a buffer back; dropped if it is not a batch buffer or the pool is full.
+    pub fn give(&self, buffer: Vec<u8>) {
+        if buffer.len() != self.len {
+            return;
+        }
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < self.cap {
+            free.push(buffer);
+        }
+    }
+
+    pub fn len_free(&self) -> usize {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
 /// A finished batch, (B, V, T, S, S, 3) uint8, in order of `number`.
 pub struct Batch {
     pub number: usize,
@@ -98,6 +139,7 @@ struct Shared {
     skipped: Mutex<Vec<(PathBuf, String)>>,
     /// This rank's videos for the current epoch, in sampling order.
     order: Mutex<Arc<Vec<usize>>>,
+    pool: Arc<BufferPool>,
 }
 
 pub struct ClipLoader {
@@ -133,6 +175,10 @@ impl ClipLoader {
                 .clone()
                 .unwrap_or_else(crate::index::default_cache_dir),
         );
+        let pool = Arc::new(BufferPool::new(
+            config.batch_bytes(),
+            config.prefetch + config.threads + 2,
+        ));
         let shared = Arc::new(Shared {
             paths,
             config,
@@ -144,6 +190,7 @@ impl ClipLoader {
             bad: Mutex::new(HashSet::new()),
             skipped: Mutex::new(Vec::new()),
             order: Mutex::new(Arc::new(Vec::new())),
+            pool,
         });
         let workers = (0..shared.config.threads)
             .map(|i| {
@@ -155,6 +202,11 @@ impl ClipLoader {
             })
             .collect();
         Ok(ClipLoader { shared, workers })
+    }
+
+    /// Where consumers hand finished batch buffers back for reuse.
+    pub fn pool(&self) -> Arc<BufferPool> {
+        Arc::clone(&self.shared.pool)
     }
 
     /// Videos of this rank per epoch: every rank gets the same count, so that
@@ -310,7 +362,7 @@ fn build_batch(
     let cfg = &shared.config;
     let sample_len = cfg.batch_bytes() / cfg.batch_size;
     let mut data = if cfg.work == Work::Full {
-        vec![0u8; cfg.batch_bytes()]
+        shared.pool.take()
     } else {
         Vec::new()
     };
@@ -411,4 +463,25 @@ fn video_index(shared: &Shared, video: usize) -> Result<Arc<VideoIndex>> {
         .unwrap()
         .insert(video, Arc::clone(&index));
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BufferPool;
+
+    #[test]
+    fn pool_recycles_batch_buffers_up_to_its_capacity() {
+        let pool = BufferPool::new(4, 2);
+        let mut a = pool.take();
+        assert_eq!(a, vec![0; 4]);
+        a[0] = 7;
+        pool.give(a);
+        // The recycled buffer comes back as it was left.
+        assert_eq!(pool.take()[0], 7);
+        for _ in 0..3 {
+            pool.give(vec![1; 4]);
+        }
+        pool.give(vec![1; 5]);
+        assert_eq!(pool.len_free(), 2);
+    }
 }
