@@ -413,8 +413,16 @@ fn process_view_generic<const SIMD: bool>(
     };
     let (mut r, mut g, mut b): (Chunk, Chunk, Chunk) = ([0.0; CHUNK], [0.0; CHUNK], [0.0; CHUNK]);
     let buffered = second.is_some() || work.kernel.is_some();
-    let mut planes = vec![0f32; if buffered { frame_len } else { 0 }];
-    let mut tmp = Vec::new();
+    // The frame buffer and the blur's scratch are kept per thread: a fresh
+    // frame buffer would be allocated and zeroed for every view.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
+            std::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let (planes, tmp) = &mut scratch;
+    planes.resize(if buffered { frame_len } else { 0 }, 0.0);
     for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
         let mut sum = 0f64;
         for start in (0..npix).step_by(CHUNK) {
@@ -425,7 +433,7 @@ fn process_view_generic<const SIMD: bool>(
                 sum += luma_sum(&r, &g, &b, n) as f64;
             }
             if buffered {
-                store_planes(&mut planes, npix, start, n, &r, &g, &b);
+                store_planes(planes, npix, start, n, &r, &g, &b);
             } else {
                 store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
@@ -434,10 +442,10 @@ fn process_view_generic<const SIMD: bool>(
             let mean = (sum / npix as f64) as f32;
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                load_planes(&planes, npix, start, n, &mut r, &mut g, &mut b);
+                load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
                 apply_ops(second, &jitter, mean, &mut r, &mut g, &mut b);
                 if work.kernel.is_some() {
-                    store_planes(&mut planes, npix, start, n, &r, &g, &b);
+                    store_planes(planes, npix, start, n, &r, &g, &b);
                 } else {
                     store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
                 }
@@ -445,15 +453,16 @@ fn process_view_generic<const SIMD: bool>(
         }
         if let Some(kernel) = work.kernel {
             for plane in planes.chunks_exact_mut(npix) {
-                blur_plane::<SIMD>(plane, &mut tmp, work.size, kernel);
+                blur_plane::<SIMD>(plane, tmp, work.size, kernel);
             }
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                load_planes(&planes, npix, start, n, &mut r, &mut g, &mut b);
+                load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
                 store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
         }
     }
+    SCRATCH.with(|s| *s.borrow_mut() = scratch);
 }
 
 /// Sum of the luma of the first n pixels of a chunk, in eight interleaved
