@@ -1332,6 +1332,42 @@ mod tests {
     }
 
     #[test]
+    fn portable_and_simd_passes_agree() {
+        use rand::Rng;
+        let cfg = AugmentConfig {
+            jitter_p: 1.0,
+            ..AugmentConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for size in [13usize, 16, 37] {
+            let frames: Vec<u8> = (0..2 * size * size * 3).map(|_| rng.gen()).collect();
+            let mut p = cfg.sample(size as u32, size as u32, &mut rng);
+            p.grayscale = size == 16;
+            let kernel = p.blur_kernel(size);
+            let work = FrameWork {
+                jitter: p.jitter,
+                grayscale: p.grayscale,
+                kernel: kernel.as_deref(),
+                size,
+            };
+            for yuv in [false, true] {
+                let source = yuv.then_some((&frames[..], size == 13));
+                let mut plain = frames.clone();
+                process_view_generic::<false>(&work, &mut plain, source);
+                let mut fast = frames.clone();
+                process_view(&work, &mut fast, source);
+                let worst = plain
+                    .iter()
+                    .zip(&fast)
+                    .map(|(a, b)| (*a as i32 - *b as i32).abs())
+                    .max()
+                    .unwrap();
+                assert!(worst <= 1, "size {size}, yuv {yuv}: differ by {worst}");
+            }
+        }
+    }
+
+    #[test]
     fn chunked_planar_augmentation_matches_the_plain_reference() {
         use rand::Rng;
         let cfg = AugmentConfig {
