@@ -556,7 +556,9 @@ mod avx2 {
         // stimuli s0 + 7 < stride; panel c0 / NR of zt and block a0 / MR of za
         // span stride * NR and stride * MR values from c0 * stride and
         // a0 * stride; blocks of r and D are those of `store_block`, with
-        // a0 + MR <= kp and c0 + NR <= kp since kp is a multiple of both.
+        // a0 + MR <= kp and c0 + NR <= kp since kp is a multiple of both;
+        // prefetched addresses are entries (row, column) with both below kp
+        // (and a prefetch never faults).
         // Panels of Z^T by 8 x 8 transposes: panel p, row s is the responses
         // of units p*NR.. to stimulus s.
         let (src, dst) = (zw.as_ptr(), zt.as_mut_ptr());
@@ -584,42 +586,70 @@ mod avx2 {
         }
         let (za, zt, rp, dp) = (za.as_ptr(), zt.as_ptr(), r.as_mut_ptr(), d.as_mut_ptr());
         let one = _mm256_set1_ps(1.0);
-        for a0 in (0..kp).step_by(MR) {
-            let block = za.add(a0 * stride);
-            for c0 in ((a0 / NR) * NR..kp).step_by(NR) {
+        // Blocks are visited in bands of TILE rows, column by column inside
+        // a band, so that the lines a block stores to where it lies are
+        // still in the first-level cache when the next column completes them.
+        // Stores that miss that cache are what the set-up waits on most.
+        const TILE: usize = 4 * MR;
+        for t0 in (0..kp).step_by(TILE) {
+            let t1 = (t0 + TILE).min(kp);
+            for c0 in ((t0 / NR) * NR..kp).step_by(NR) {
                 let panel = zt.add(c0 * stride);
-                let mut acc = [_mm256_setzero_ps(); MR];
-                // D of the same block is computed a row at a time between
-                // groups of eight stimuli, so that the divider (square root
-                // and division) works while the multiply-adds run.
-                let mut prox = [_mm256_setzero_ps(); MR];
-                let mut done = 0;
-                let groups = stride / 8;
-                for g in 0..groups {
-                    for s in g * 8..g * 8 + 8 {
-                        let y = _mm256_loadu_ps(panel.add(s * NR));
-                        for (i, sum) in acc.iter_mut().enumerate() {
-                            let x = _mm256_set1_ps(*block.add(s * MR + i));
-                            *sum = _mm256_fmadd_ps(x, y, *sum);
+                for a0 in (t0..t1).step_by(MR) {
+                    if c0 < (a0 / NR) * NR {
+                        continue;
+                    }
+                    let block = za.add(a0 * stride);
+                    // The lines the next block of this row band stores to
+                    // (where it lies and transposed) are asked for now, so
+                    // that its stores do not wait on them.
+                    if c0 + NR < kp {
+                        let next = c0 + NR;
+                        for i in 0..MR {
+                            let at = (a0 + i) * kp + next;
+                            _mm_prefetch::<_MM_HINT_T0>(rp.add(at) as *const i8);
+                            _mm_prefetch::<_MM_HINT_T0>(dp.add(at) as *const i8);
+                        }
+                        for j in 0..NR {
+                            for at in [(next + j) * kp + a0, (next + j) * kp + a0 + MR - 1] {
+                                _mm_prefetch::<_MM_HINT_T0>(rp.add(at) as *const i8);
+                                _mm_prefetch::<_MM_HINT_T0>(dp.add(at) as *const i8);
+                            }
                         }
                     }
-                    // Rows done after group g: ceil((g + 1) MR / groups), at most MR.
-                    while done < MR && done * groups < (g + 1) * MR {
-                        let dx = _mm256_sub_ps(
-                            _mm256_loadu_ps(xs.as_ptr().add(c0)),
-                            _mm256_set1_ps(*xs.get_unchecked(a0 + done)),
-                        );
-                        let dy = _mm256_sub_ps(
-                            _mm256_loadu_ps(ys.as_ptr().add(c0)),
-                            _mm256_set1_ps(*ys.get_unchecked(a0 + done)),
-                        );
-                        let q = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
-                        prox[done] = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(q), one));
-                        done += 1;
+                    let mut acc = [_mm256_setzero_ps(); MR];
+                    // D of the same block is computed a row at a time between
+                    // groups of eight stimuli, so that the divider (square root
+                    // and division) works while the multiply-adds run.
+                    let mut prox = [_mm256_setzero_ps(); MR];
+                    let mut done = 0;
+                    let groups = stride / 8;
+                    for g in 0..groups {
+                        for s in g * 8..g * 8 + 8 {
+                            let y = _mm256_loadu_ps(panel.add(s * NR));
+                            for (i, sum) in acc.iter_mut().enumerate() {
+                                let x = _mm256_set1_ps(*block.add(s * MR + i));
+                                *sum = _mm256_fmadd_ps(x, y, *sum);
+                            }
+                        }
+                        // Rows done after group g: ceil((g + 1) MR / groups), at most MR.
+                        while done < MR && done * groups < (g + 1) * MR {
+                            let dx = _mm256_sub_ps(
+                                _mm256_loadu_ps(xs.as_ptr().add(c0)),
+                                _mm256_set1_ps(*xs.get_unchecked(a0 + done)),
+                            );
+                            let dy = _mm256_sub_ps(
+                                _mm256_loadu_ps(ys.as_ptr().add(c0)),
+                                _mm256_set1_ps(*ys.get_unchecked(a0 + done)),
+                            );
+                            let q = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+                            prox[done] = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(q), one));
+                            done += 1;
+                        }
                     }
+                    store_block(rp, kp, a0, c0, &acc);
+                    store_block(dp, kp, a0, c0, &prox);
                 }
-                store_block(rp, kp, a0, c0, &acc);
-                store_block(dp, kp, a0, c0, &prox);
             }
         }
     }
