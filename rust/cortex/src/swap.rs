@@ -167,27 +167,50 @@ impl NormalisedResponses {
         }
         let stride = stimuli.div_ceil(8) * 8;
         let mut rows = vec![0f32; units * stride];
+        // Units are taken in blocks of UNIT_BLOCK, and the sums of a block
+        // run along rows of `responses` (one stimulus at a time), so that
+        // reads are sequential; each unit's sums still add its values in
+        // stimulus order.
+        const UNIT_BLOCK: usize = 256;
         let constant: Vec<bool> = rows
-            .par_chunks_mut(stride)
+            .par_chunks_mut(stride * UNIT_BLOCK)
             .enumerate()
-            .map(|(u, row)| {
-                let mean = (0..stimuli)
-                    .map(|s| responses[s * units + u] as f64)
-                    .sum::<f64>()
-                    / stimuli as f64;
-                let ss: f64 = (0..stimuli)
-                    .map(|s| (responses[s * units + u] as f64 - mean).powi(2))
-                    .sum();
-                let norm = ss.sqrt();
-                // A constant float32 column can leave rounding residue around its
-                // mean; anything within 1e-7 of the mean's magnitude is constant.
-                if norm == 0.0 || norm <= 1e-7 * mean.abs() * (stimuli as f64).sqrt() {
-                    return true;
+            .flat_map_iter(|(block, out)| {
+                let u0 = block * UNIT_BLOCK;
+                let n = out.len() / stride;
+                let column = |s: usize| &responses[s * units + u0..s * units + u0 + n];
+                let mut mean = vec![0f64; n];
+                for s in 0..stimuli {
+                    for (sum, &x) in mean.iter_mut().zip(column(s)) {
+                        *sum += x as f64;
+                    }
+                }
+                for m in mean.iter_mut() {
+                    *m /= stimuli as f64;
+                }
+                let mut ss = vec![0f64; n];
+                for s in 0..stimuli {
+                    for ((sum, &x), &m) in ss.iter_mut().zip(column(s)).zip(&mean) {
+                        *sum += (x as f64 - m).powi(2);
+                    }
+                }
+                let mut norm = vec![0f64; n];
+                let mut constant = vec![false; n];
+                for i in 0..n {
+                    norm[i] = ss[i].sqrt();
+                    // A constant float32 column can leave rounding residue around its
+                    // mean; anything within 1e-7 of the mean's magnitude is constant.
+                    constant[i] =
+                        norm[i] == 0.0 || norm[i] <= 1e-7 * mean[i].abs() * (stimuli as f64).sqrt();
                 }
                 for s in 0..stimuli {
-                    row[s] = ((responses[s * units + u] as f64 - mean) / norm) as f32;
+                    for (i, &x) in column(s).iter().enumerate() {
+                        if !constant[i] {
+                            out[i * stride + s] = ((x as f64 - mean[i]) / norm[i]) as f32;
+                        }
+                    }
                 }
-                false
+                constant
             })
             .collect();
         let count = constant.iter().filter(|&&c| c).count();
