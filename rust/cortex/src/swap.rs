@@ -906,7 +906,24 @@ impl SlotGrid {
                 // advances past it only when it lies inside.
                 let mut n = out.len();
                 out.resize(n + range.len(), 0);
-                for (&s, p) in self.slots[range.clone()].iter().zip(&self.pos[range]) {
+                let (slots, pos) = (&self.slots[range.clone()], &self.pos[range]);
+                #[cfg(target_arch = "x86_64")]
+                {
+                    use std::arch::x86_64::*;
+                    // SAFETY: SSE2 is part of every x86_64 CPU; each load reads
+                    // the two values of one position in `pos`.
+                    unsafe {
+                        let (lo, hi) = (_mm_set_pd(y0, x0), _mm_set_pd(y1, x1));
+                        for (&s, p) in slots.iter().zip(pos) {
+                            let v = _mm_loadu_pd(p.as_ptr());
+                            let inside = _mm_and_pd(_mm_cmpge_pd(v, lo), _mm_cmplt_pd(v, hi));
+                            out[n] = s;
+                            n += (_mm_movemask_pd(inside) == 3) as usize;
+                        }
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                for (&s, p) in slots.iter().zip(pos) {
                     out[n] = s;
                     n += ((p[0] >= x0) & (p[0] < x1) & (p[1] >= y0) & (p[1] < y1)) as usize;
                 }
