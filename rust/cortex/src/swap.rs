@@ -646,34 +646,26 @@ mod avx2 {
                         }
                     }
                     let mut acc = [_mm256_setzero_ps(); MR];
-                    // D of the same block is computed a row at a time between
-                    // groups of eight stimuli, so that the divider (square root
-                    // and division) works while the multiply-adds run.
+                    for s in 0..stride {
+                        let y = _mm256_loadu_ps(panel.add(s * NR));
+                        for (i, sum) in acc.iter_mut().enumerate() {
+                            let x = _mm256_set1_ps(*block.add(s * MR + i));
+                            *sum = _mm256_fmadd_ps(x, y, *sum);
+                        }
+                    }
+                    // D of the same block, from the coordinates; the divider
+                    // (square root and division) runs while the out-of-order
+                    // core goes on to the next block's multiply-adds.
                     let mut prox = [_mm256_setzero_ps(); MR];
-                    let mut done = 0;
-                    let groups = stride / 8;
-                    for g in 0..groups {
-                        for s in g * 8..g * 8 + 8 {
-                            let y = _mm256_loadu_ps(panel.add(s * NR));
-                            for (i, sum) in acc.iter_mut().enumerate() {
-                                let x = _mm256_set1_ps(*block.add(s * MR + i));
-                                *sum = _mm256_fmadd_ps(x, y, *sum);
-                            }
-                        }
-                        // Rows done after group g: ceil((g + 1) MR / groups), at most MR.
-                        while done < MR && done * groups < (g + 1) * MR {
-                            let dx = _mm256_sub_ps(
-                                _mm256_loadu_ps(xs.as_ptr().add(c0)),
-                                _mm256_set1_ps(*xs.get_unchecked(a0 + done)),
-                            );
-                            let dy = _mm256_sub_ps(
-                                _mm256_loadu_ps(ys.as_ptr().add(c0)),
-                                _mm256_set1_ps(*ys.get_unchecked(a0 + done)),
-                            );
-                            let q = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
-                            prox[done] = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(q), one));
-                            done += 1;
-                        }
+                    let (xc, yc) = (
+                        _mm256_loadu_ps(xs.as_ptr().add(c0)),
+                        _mm256_loadu_ps(ys.as_ptr().add(c0)),
+                    );
+                    for (i, out) in prox.iter_mut().enumerate() {
+                        let dx = _mm256_sub_ps(xc, _mm256_set1_ps(*xs.get_unchecked(a0 + i)));
+                        let dy = _mm256_sub_ps(yc, _mm256_set1_ps(*ys.get_unchecked(a0 + i)));
+                        let q = _mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy));
+                        *out = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(q), one));
                     }
                     store_block(rp, kp, a0, c0, &acc);
                     store_block(dp, kp, a0, c0, &prox);
