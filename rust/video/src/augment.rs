@@ -411,12 +411,8 @@ fn process_view_generic<const SIMD: bool>(
         ),
         None => (ops.iter().copied().chain(gray).collect(), None),
     };
-    // With contrast, the first pass over a frame either keeps its results in
-    // a float frame buffer for the second, or only sums the grey and the
-    // second pass recomputes the frame from its source bytes (still in
-    // cache): cheaper, unless a hue rotation comes before contrast.
-    let recompute = second.is_some() && !first.contains(&3);
-    let buffered = (second.is_some() && !recompute) || work.kernel.is_some();
+    let (mut r, mut g, mut b): (Chunk, Chunk, Chunk) = ([0.0; CHUNK], [0.0; CHUNK], [0.0; CHUNK]);
+    let buffered = second.is_some() || work.kernel.is_some();
     // The frame buffer and the blur's scratch are kept per thread: a fresh
     // frame buffer would be allocated and zeroed for every view.
     thread_local! {
@@ -425,100 +421,48 @@ fn process_view_generic<const SIMD: bool>(
         };
     }
     let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    scratch.0.resize(if buffered { frame_len } else { 0 }, 0.0);
-    let passes = Passes {
-        work,
-        source: &source,
-        jitter: &jitter,
-        first: &first,
-        second: second.as_deref(),
-    };
-    // Each variant gets its own loops, free of the other's branches.
-    if recompute {
-        passes.run::<SIMD, true>(frames, &mut scratch);
-    } else {
-        passes.run::<SIMD, false>(frames, &mut scratch);
-    }
-    SCRATCH.with(|s| *s.borrow_mut() = scratch);
-}
-
-/// The passes over each frame of a view (see `process_view_generic`).
-struct Passes<'a> {
-    work: &'a FrameWork<'a>,
-    source: &'a PixelSource<'a>,
-    jitter: &'a Jitter,
-    /// Operations of the first pass, and of the second (from contrast on), if any.
-    first: &'a [u8],
-    second: Option<&'a [u8]>,
-}
-
-impl Passes<'_> {
-    #[inline(always)]
-    fn run<const SIMD: bool, const RECOMPUTE: bool>(
-        &self,
-        frames: &mut [u8],
-        (planes, tmp): &mut (Vec<f32>, Vec<f32>),
-    ) {
-        let Passes {
-            work,
-            source,
-            jitter,
-            first,
-            second,
-        } = *self;
-        let npix = work.size * work.size;
-        let frame_len = npix * 3;
-        let (mut r, mut g, mut b): (Chunk, Chunk, Chunk) =
-            ([0.0; CHUNK], [0.0; CHUNK], [0.0; CHUNK]);
-        let buffered = !planes.is_empty();
-        for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
-            let mut sum = 0f64;
+    let (planes, tmp) = &mut scratch;
+    planes.resize(if buffered { frame_len } else { 0 }, 0.0);
+    for (f, frame) in frames.chunks_exact_mut(frame_len).enumerate() {
+        let mut sum = 0f64;
+        for start in (0..npix).step_by(CHUNK) {
+            let n = CHUNK.min(npix - start);
+            source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
+            apply_ops(&first, &jitter, 0.0, &mut r, &mut g, &mut b);
+            if second.is_some() {
+                sum += luma_sum(&r, &g, &b, n) as f64;
+            }
+            if buffered {
+                store_planes(planes, npix, start, n, &r, &g, &b);
+            } else {
+                store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
+            }
+        }
+        if let Some(second) = &second {
+            let mean = (sum / npix as f64) as f32;
             for start in (0..npix).step_by(CHUNK) {
                 let n = CHUNK.min(npix - start);
-                source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
-                apply_ops(first, jitter, 0.0, &mut r, &mut g, &mut b);
-                if second.is_some() {
-                    sum += luma_sum(&r, &g, &b, n) as f64;
-                }
-                if RECOMPUTE {
-                    // Only the pivot: this frame's mean grey after the
-                    // operations before contrast.
-                } else if buffered {
+                load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
+                apply_ops(second, &jitter, mean, &mut r, &mut g, &mut b);
+                if work.kernel.is_some() {
                     store_planes(planes, npix, start, n, &r, &g, &b);
                 } else {
                     store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
                 }
             }
-            if let Some(second) = second {
-                let mean = (sum / npix as f64) as f32;
-                for start in (0..npix).step_by(CHUNK) {
-                    let n = CHUNK.min(npix - start);
-                    if RECOMPUTE {
-                        source.load::<SIMD>(frame, f, start, n, &mut r, &mut g, &mut b);
-                        apply_ops(first, jitter, 0.0, &mut r, &mut g, &mut b);
-                    } else {
-                        load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
-                    }
-                    apply_ops(second, jitter, mean, &mut r, &mut g, &mut b);
-                    if work.kernel.is_some() {
-                        store_planes(planes, npix, start, n, &r, &g, &b);
-                    } else {
-                        store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
-                    }
-                }
+        }
+        if let Some(kernel) = work.kernel {
+            for plane in planes.chunks_exact_mut(npix) {
+                blur_plane::<SIMD>(plane, tmp, work.size, kernel);
             }
-            if let Some(kernel) = work.kernel {
-                for plane in planes.chunks_exact_mut(npix) {
-                    blur_plane::<SIMD>(plane, tmp, work.size, kernel);
-                }
-                for start in (0..npix).step_by(CHUNK) {
-                    let n = CHUNK.min(npix - start);
-                    load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
-                    store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
-                }
+            for start in (0..npix).step_by(CHUNK) {
+                let n = CHUNK.min(npix - start);
+                load_planes(planes, npix, start, n, &mut r, &mut g, &mut b);
+                store_chunk::<SIMD>(&r, &g, &b, &mut frame[start * 3..(start + n) * 3]);
             }
         }
     }
+    SCRATCH.with(|s| *s.borrow_mut() = scratch);
 }
 
 /// Sum of the luma of the first n pixels of a chunk, in eight interleaved
