@@ -23,8 +23,9 @@
 //! width with a random offset per round; cells of one round are disjoint, so
 //! they hold disjoint units and run in parallel. Each window draws from its own
 //! random stream, seeded from (seed, round, cell), and results are written back
-//! in a fixed order: the outcome depends on the seed only, not on the number of
-//! threads.
+//! in a fixed order: the outcome depends on the seed, not on the number of
+//! threads. (It can differ between processors with and without AVX2 and FMA:
+//! fused multiply-adds round differently.)
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -297,6 +298,9 @@ pub fn optimise_window(
     steps: u32,
     rng: &mut ChaCha8Rng,
 ) -> WindowOutcome {
+    // The window's scratch buffers are not cleared between windows: a unit
+    // list shorter than the slots would read the previous window's rows.
+    assert_eq!(units.len(), slots.len(), "one unit per slot");
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -432,8 +436,13 @@ fn window_matrices<const FMA: bool>(
     let d = sized(d, kp * kp);
     #[cfg(target_arch = "x86_64")]
     if FMA {
-        // SAFETY: FMA is only true when the CPU reported AVX2 and FMA; the
+        // SAFETY: FMA is only true on the path `optimise_window` takes after
+        // the CPU reported AVX2 and FMA (checked again in debug builds); the
         // buffers have the sizes the function checks.
+        debug_assert!(
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        );
         let za = sized(za, kp * stride);
         unsafe { window_matrices_avx2(zw, zt, za, xs, ys, stride, kp, r, d) };
         return kp;
@@ -683,7 +692,9 @@ use avx2::window_matrices_avx2;
 fn step_sum<const FMA: bool>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if FMA {
-        // SAFETY: as in gram_block; the four rows have the same length.
+        // SAFETY: FMA is only true on the path `optimise_window` takes after
+        // the CPU reported AVX2 and FMA; step_sum_avx2 asserts that the four
+        // rows have the same length, a multiple of 8.
         return unsafe { step_sum_avx2(ra, rb, da, db) };
     }
     let mut acc = [0f32; 8];
@@ -1246,6 +1257,46 @@ mod tests {
         let after_at: Vec<u32> = (0..k).map(|a| shuffled[out.order[a] as usize]).collect();
         let after = window_gain_objective(&z, &pos, &after_at, &slots);
         assert!(out.gain > 0.0 && ((after - before) - out.gain).abs() < 1e-3 * out.gain);
+    }
+
+    #[test]
+    fn window_matrices_are_right_for_any_size_with_reused_buffers() {
+        // Sizes around the 8-, 12- and 24-wide blocks, from large windows to
+        // small ones and back: no stale entry of a previous window may leak.
+        let (resp, pos) = smooth_map(23, 8.0, 20);
+        let z = NormalisedResponses::new(&resp, 20, 529, false).unwrap();
+        let mut scratch = Scratch::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for k in [500usize, 2, 3, 7, 8, 9, 12, 13, 23, 24, 25, 49, 500, 5] {
+            let mut slots: Vec<u32> = (0..529).collect();
+            slots.shuffle(&mut rng);
+            slots.truncate(k);
+            let mut units = slots.clone();
+            units.shuffle(&mut rng);
+            #[cfg(target_arch = "x86_64")]
+            let simd = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            #[cfg(not(target_arch = "x86_64"))]
+            let simd = false;
+            let kp = if simd {
+                window_matrices::<true>(&z, &pos, &slots, &units, &mut scratch)
+            } else {
+                window_matrices::<false>(&z, &pos, &slots, &units, &mut scratch)
+            };
+            for a in 0..k {
+                for c in 0..k {
+                    let r = scratch.r[a * kp + c];
+                    let expected = z.correlation(units[a] as usize, units[c] as usize);
+                    assert!((r - expected).abs() < 1e-5, "k {k}: r[{a}][{c}]");
+                    let d = scratch.d[a * kp + c];
+                    let expected = proximity(pos[slots[a] as usize], pos[slots[c] as usize]);
+                    assert!((d - expected).abs() < 1e-6, "k {k}: D[{a}][{c}]");
+                }
+                for c in k..kp {
+                    assert_eq!(scratch.r[a * kp + c], 0.0, "k {k}: padding r[{a}][{c}]");
+                }
+            }
+        }
     }
 
     #[test]
