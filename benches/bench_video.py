@@ -184,7 +184,8 @@ def run(quick: bool = False) -> list[dict]:
                 native_rate(paths, samples * threads, threads),
                 native_rate(paths, samples, 1, augment=MOCO_V2_AUGMENT),
             )
-            for _ in range(repeats)
+            # A native run takes about a second: five rounds cost little.
+            for _ in range(1 if quick else 5)
         ]
         limit, one, many, moco = (max(r[i] for r in rounds) for i in range(4))
         peer_samples = max(4, samples // 4)
