@@ -219,18 +219,25 @@ impl RgbConverter {
         for p in 0..3 {
             for y in 0..out_h as usize {
                 let row = &mut out[p * plane + y * w..p * plane + (y + 1) * w];
-                let src = if p == 0 || !half {
+                if p == 0 || !half {
                     let from = p * padded_plane + y * padded_stride;
-                    &self.padded[from..from + w]
+                    let src = &self.padded[from..from + w];
+                    if mirror {
+                        copy_reversed(src, row);
+                    } else {
+                        row.copy_from_slice(src);
+                    }
                 } else {
                     let from = p * padded_plane + y / 2 * padded_stride;
-                    repeat_pairs(&self.padded[from..from + w.div_ceil(2)], &mut wide);
-                    &wide[..]
-                };
-                if mirror {
-                    copy_reversed(src, row);
-                } else {
-                    row.copy_from_slice(src);
+                    let chroma = &self.padded[from..from + w.div_ceil(2)];
+                    if mirror {
+                        // Repeat first, then reverse: for odd widths the pairs
+                        // do not line up with the mirrored row.
+                        repeat_pairs(chroma, &mut wide);
+                        copy_reversed(&wide, row);
+                    } else {
+                        repeat_pairs(chroma, row);
+                    }
                 }
             }
         }
