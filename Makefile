@@ -89,5 +89,11 @@ bench: setup
 	-$(PIP) install -q --no-deps decord2 torchcodec
 	$(PY) benches/run.py
 
+# A wheel for machines without FFmpeg: auditwheel's repair copies the FFmpeg
+# libraries (and what they link) into it. The manylinux tag is this system's glibc.
+wheel: $(STAMPS)/python-deps
+	$(VENV)/bin/maturin build --release --auditwheel repair \
+		--compatibility manylinux_$$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$$' | tr . _) -o dist
+
 clean:
 	rm -rf target $(STAMPS) .pytest_cache .ruff_cache

@@ -147,6 +147,7 @@ class SpatialLoss:
         self.positions = positions
         self._generator = torch.Generator().manual_seed(seed)
         self._device_cache: dict[tuple[str, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._weights_cache: dict[tuple, torch.Tensor] = {}
         self._chosen: dict[str, torch.Tensor] = {}
         self._collected: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self._active = False
@@ -166,7 +167,7 @@ class SpatialLoss:
         def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
             if not self._active:
                 return
-            _batch, c, _time, h, w = output.shape
+            batch, c, time, h, w = output.shape
             p = self.positions[block]
             if (c, h, w) != p.unit_shape:
                 raise PositionsMismatchError(
@@ -174,12 +175,27 @@ class SpatialLoss:
                     f"{p.unit_shape}; the clip size differs from the one positions were made for"
                 )
             neighbourhoods, coordinates = self._tensors(block, output.device)
-            units = neighbourhoods[self._chosen[block].to(output.device)]  # (n, K)
-            flat = output.flatten(3)  # (B, C, T, H*W)
-            picked = flat[:, units // (h * w), :, units % (h * w)]  # (n, K, B, T)
+            chosen = self._chosen[block]
+            if output.device.type == "cuda":
+                # A copy from pageable memory would wait for the GPU to finish
+                # the forward pass so far, once per block: pinned memory and
+                # a non-blocking copy keep the CPU ahead of the GPU.
+                chosen = chosen.pin_memory().to(output.device, non_blocking=True)
+            else:
+                chosen = chosen.to(output.device)
+            units = neighbourhoods[chosen]  # (n, K)
+            # Every time step of every unit as one index into the flattened
+            # (C, T, H, W) output. index_select's backward is one index_add
+            # into a zero gradient; indexing the (B, C, T, H*W) view directly
+            # at C and H*W costs a transposed copy of the whole block
+            # gradient and back, several ms a step at batch 64.
+            hw = h * w
+            steps = torch.arange(time, device=output.device) * hw
+            flat_index = ((units // hw) * (time * hw) + units % hw).unsqueeze(-1) + steps
+            picked = output.reshape(batch, -1).index_select(1, flat_index.flatten())
             # Averaging over time in float32 keeps bf16 rounding out of r_ij.
-            responses = picked.float().mean(-1).transpose(-1, -2)  # (n, B, K)
-            self._collected[block] = (responses, coordinates[units])
+            responses = picked.view(batch, *flat_index.shape).float().mean(-1)  # (B, n, K)
+            self._collected[block] = (responses.transpose(0, 1), coordinates[units])
 
         return hook
 
@@ -200,30 +216,50 @@ class SpatialLoss:
 
     def block_losses(self) -> dict[str, torch.Tensor]:
         """SL_b of every collected block (mean over its neighbourhoods this step)."""
+        per_window = self._per_window()
+        counts = [self._collected[b][0].shape[0] for b in self.alpha]
+        return {
+            b: part.mean() for b, part in zip(self.alpha, per_window.split(counts), strict=True)
+        }
+
+    def loss(self) -> torch.Tensor:
+        """sum_b alpha_b SL_b, in float32."""
+        per_window = self._per_window()
+        return (per_window * self._window_weights(per_window.device)).sum()
+
+    def _per_window(self) -> torch.Tensor:
+        """SL of every collected window of every block, in block order: (sum of n_b,).
+
+        All blocks go through one batched computation: windows of blocks with
+        fewer units are padded with constant units, which the loss leaves out
+        exactly like a dead unit. Eight blocks then cost the kernel launches
+        of one instead of eight times as many small ones.
+        """
         missing = set(self.alpha) - set(self._collected)
         if missing:
             raise RuntimeError(
                 f"no responses collected for {sorted(missing)}: run the forward pass inside collect()"
             )
-        fn = _LOSSES[self.kind]
-        out = {}
-        for block, (responses, coordinates) in self._collected.items():
-            device_type = responses.device.type
-            with torch.autocast(device_type=device_type, enabled=False):
-                out[block] = fn(responses, coordinates).mean()
-        return out
-
-    def loss(self) -> torch.Tensor:
-        """sum_b alpha_b SL_b, in float32."""
-        losses = self.block_losses()
-        return sum(
-            (self.alpha[b] * sl for b, sl in losses.items()), torch.zeros((), device=self._device())
+        collected = [self._collected[b] for b in self.alpha]
+        k = max(r.shape[-1] for r, _ in collected)
+        responses = torch.cat([nn.functional.pad(r, (0, k - r.shape[-1])) for r, _ in collected])
+        coordinates = torch.cat(
+            [nn.functional.pad(c, (0, 0, 0, k - c.shape[-2])) for _, c in collected]
         )
+        with torch.autocast(device_type=responses.device.type, enabled=False):
+            return _LOSSES[self.kind](responses, coordinates)
 
-    def _device(self) -> torch.device:
-        for responses, _ in self._collected.values():
-            return responses.device
-        return torch.device("cpu")
+    def _window_weights(self, device: torch.device) -> torch.Tensor:
+        """alpha_b / n_b for every window of block b: the weights that make
+        sum_b alpha_b SL_b out of the per-window losses."""
+        counts = [self._collected[b][0].shape[0] for b in self.alpha]
+        key = (device, tuple(counts))
+        if key not in self._weights_cache:
+            weights = np.concatenate(
+                [np.full(n, self.alpha[b] / n) for b, n in zip(self.alpha, counts, strict=True)]
+            )
+            self._weights_cache[key] = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        return self._weights_cache[key]
 
     def remove(self) -> None:
         """Detach the hooks from the model."""
