@@ -25,7 +25,8 @@
 //! random stream, seeded from (seed, round, cell), and results are written back
 //! in a fixed order: the outcome depends on the seed, not on the number of
 //! threads. (It can differ between processors with and without AVX2 and FMA:
-//! fused multiply-adds round differently.)
+//! fused multiply-adds round differently. The AVX-512 kernels give exactly
+//! what the AVX2 ones give.)
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -127,6 +128,15 @@ pub struct SwapOutcome {
     /// True when the progress callback asked to stop before all steps ran.
     pub stopped: bool,
 }
+
+/// Which kernels a window runs: plain Rust, AVX2 with FMA, or AVX-512 for the
+/// correlation and proximity matrices (with the AVX2 step). The AVX2 and
+/// AVX-512 kernels compute every entry with the same operations in the same
+/// order, so their results are identical; the plain kernels round differently.
+type Isa = u8;
+const PORTABLE: Isa = 0;
+const AVX2: Isa = 1;
+const AVX512: Isa = 2;
 
 /// Swaps whose computed gain is below this are rejected, so that rounding on a
 /// neutral swap can never raise the cost.
@@ -301,15 +311,30 @@ pub fn optimise_window(
     // The window's scratch buffers are not cleared between windows: a unit
     // list shorter than the slots would read the previous window's rows.
     assert_eq!(units.len(), slots.len(), "one unit per slot");
+    match best_isa() {
+        // SAFETY: the CPU supports the features the functions are compiled for.
+        #[cfg(target_arch = "x86_64")]
+        AVX512 => unsafe { optimise_window_avx512(z, positions, slots, units, steps, rng) },
+        #[cfg(target_arch = "x86_64")]
+        AVX2 => unsafe { optimise_window_avx2(z, positions, slots, units, steps, rng) },
+        _ => optimise_window_impl::<PORTABLE>(z, positions, slots, units, steps, rng),
+    }
+}
+
+/// The widest kernels this CPU runs.
+fn best_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { optimise_window_avx2(z, positions, slots, units, steps, rng) };
+        let avx2 = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma");
+        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+            return AVX512;
+        }
+        if avx2 {
+            return AVX2;
         }
     }
-    optimise_window_impl::<false>(z, positions, slots, units, steps, rng)
+    PORTABLE
 }
 
 /// The same code compiled for AVX2 and FMA, so that the correlation matrix
@@ -324,7 +349,22 @@ unsafe fn optimise_window_avx2(
     steps: u32,
     rng: &mut ChaCha8Rng,
 ) -> WindowOutcome {
-    optimise_window_impl::<true>(z, positions, slots, units, steps, rng)
+    optimise_window_impl::<AVX2>(z, positions, slots, units, steps, rng)
+}
+
+/// The same again with AVX-512 enabled: the correlation and proximity
+/// matrices are built in blocks of 16 x 16 (see `avx512`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn optimise_window_avx512(
+    z: &NormalisedResponses,
+    positions: &[[f64; 2]],
+    slots: &[u32],
+    units: &[u32],
+    steps: u32,
+    rng: &mut ChaCha8Rng,
+) -> WindowOutcome {
+    optimise_window_impl::<AVX512>(z, positions, slots, units, steps, rng)
 }
 
 /// Rows of a block of the window matrices computed at once (twelve
@@ -336,6 +376,8 @@ const NR: usize = 8;
 /// The window matrices are square with a side padded to a multiple of this,
 /// so that blocks of MR rows and NR columns tile them without remainder.
 const PAD: usize = 24;
+/// The side of a block of the AVX-512 kernel, and what its matrices are padded to.
+const SIDE_512: usize = 16;
 
 /// Buffers of one window, kept per thread: windows of 500 units need about
 /// 2 MB, and fresh allocations of that size would page-fault on every window.
@@ -367,6 +409,17 @@ struct Scratch {
     synced: Vec<u32>,
 }
 
+#[cfg(test)]
+impl Scratch {
+    /// Copies of the window matrices r and D of side `kp`, as the steps see them.
+    fn matrices(&mut self, kp: usize) -> (Vec<f32>, Vec<f32>) {
+        (
+            aligned(&mut self.r, kp * kp).to_vec(),
+            aligned(&mut self.d, kp * kp).to_vec(),
+        )
+    }
+}
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
@@ -379,9 +432,22 @@ fn sized(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut buf[..n]
 }
 
+/// `n` values of `buf` that start on a 64-byte boundary, growing it if
+/// needed; the same buffer and `n` always give the same values. Rows of the
+/// window matrices are a multiple of 64 bytes long on the AVX-512 path, so
+/// every vector store then fills exactly one cache line instead of two halves.
+fn aligned(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    const LANES: usize = 64 / std::mem::size_of::<f32>();
+    if buf.len() < n + LANES - 1 {
+        buf.resize(n + LANES - 1, 0.0);
+    }
+    let offset = buf.as_ptr().align_offset(64).min(LANES - 1);
+    &mut buf[offset..offset + n]
+}
+
 /// Fill the scratch buffers with the window's correlation matrix r (local
 /// unit order) and proximity matrix D (slot order), both padded to a side
-/// `kp`, a multiple of PAD, which is returned.
+/// `kp`, which is returned: a multiple of PAD, or of 16 on the AVX-512 path.
 ///
 /// r and D are symmetric: only the blocks that reach the diagonal or lie above
 /// it are computed, and each block is written both where it lies and
@@ -390,7 +456,7 @@ fn sized(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
 /// 1 / (sqrt(dx dx + dy dy) + 1), so an entry and its mirror are bit-for-bit
 /// equal. The padding rows of responses and coordinates are zeros, so padding
 /// entries of r are 0 and those of D are finite.
-fn window_matrices<const FMA: bool>(
+fn window_matrices<const ISA: Isa>(
     z: &NormalisedResponses,
     positions: &[[f64; 2]],
     slots: &[u32],
@@ -398,7 +464,8 @@ fn window_matrices<const FMA: bool>(
     scratch: &mut Scratch,
 ) -> usize {
     let k = slots.len();
-    let kp = k.div_ceil(PAD) * PAD;
+    let pad = if ISA == AVX512 { SIDE_512 } else { PAD };
+    let kp = k.div_ceil(pad) * pad;
     let stride = z.stride;
     let Scratch {
         zw,
@@ -432,13 +499,22 @@ fn window_matrices<const FMA: bool>(
     xs.resize(kp, 0.0);
     ys.resize(kp, 0.0);
     let zt = sized(zt, kp * stride);
-    let r = sized(r, kp * kp);
-    let d = sized(d, kp * kp);
+    let r = aligned(r, kp * kp);
+    let d = aligned(d, kp * kp);
     #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: FMA is only true on the path `optimise_window` takes after
-        // the CPU reported AVX2 and FMA (checked again in debug builds); the
-        // buffers have the sizes the function checks.
+    if ISA == AVX512 {
+        // SAFETY: ISA is AVX512 only on the path `optimise_window` takes
+        // after the CPU reported AVX-512F, AVX2 and FMA (checked again in
+        // debug builds); the buffers have the sizes the function checks.
+        debug_assert_eq!(best_isa(), AVX512);
+        unsafe { avx512::window_matrices(zw, zt, xs, ys, stride, kp, r, d) };
+        return kp;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if ISA == AVX2 {
+        // SAFETY: ISA is AVX2 only on paths taken after the CPU reported
+        // AVX2 and FMA (checked again in debug builds); the buffers have the
+        // sizes the function checks.
         debug_assert!(
             std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
@@ -498,7 +574,7 @@ mod avx2 {
 
     /// Transpose of eight rows of eight lanes: lane l of output j is lane j of row l.
     #[inline(always)]
-    unsafe fn transpose8(v: &[__m256; 8]) -> [__m256; 8] {
+    pub(super) unsafe fn transpose8(v: &[__m256; 8]) -> [__m256; 8] {
         // SAFETY: register shuffles only; the caller runs with AVX2.
         let t0 = _mm256_unpacklo_ps(v[0], v[1]);
         let t1 = _mm256_unpackhi_ps(v[0], v[1]);
@@ -585,7 +661,7 @@ mod avx2 {
         r: &mut [f32],
         d: &mut [f32],
     ) {
-        assert!(kp % PAD == 0 && stride % 8 == 0);
+        assert!(kp.is_multiple_of(PAD) && stride.is_multiple_of(8));
         assert!(zw.len() == kp * stride && zt.len() == kp * stride && za.len() == kp * stride);
         assert!(xs.len() == kp && ys.len() == kp && r.len() == kp * kp && d.len() == kp * kp);
         // SAFETY: with the lengths asserted above, every offset below stays
@@ -687,13 +763,149 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 use avx2::window_matrices_avx2;
 
+/// AVX-512 kernels of `window_matrices`: blocks of 16 x 16 entries, sixteen
+/// accumulators of sixteen lanes, twice the work per instruction of the AVX2
+/// kernel. Every entry is the same chain of fused multiply-adds over stimuli
+/// in order as there, so r and D are bit-for-bit those of the AVX2 kernel.
+/// Every function here must only run on a CPU that reported AVX-512F, AVX2
+/// and FMA.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::avx2::transpose8;
+    use std::arch::x86_64::*;
+
+    use super::SIDE_512 as W;
+
+    /// Transpose of sixteen rows of sixteen lanes: lane l of output j is lane j of row l.
+    #[inline(always)]
+    pub(super) unsafe fn transpose16(v: &[__m512; W]) -> [__m512; W] {
+        // SAFETY: register shuffles only; the caller runs with AVX-512F.
+        // Pairs of rows interleaved within 128-bit lanes.
+        let mut t = [_mm512_setzero_ps(); W];
+        for i in 0..8 {
+            t[2 * i] = _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]);
+        }
+        // u[4g + j], 128-bit lane L: column 4L + j of rows 4g..4g + 4.
+        let mut u = [_mm512_setzero_ps(); W];
+        for g in 0..4 {
+            u[4 * g] = _mm512_shuffle_ps::<0x44>(t[4 * g], t[4 * g + 2]);
+            u[4 * g + 1] = _mm512_shuffle_ps::<0xEE>(t[4 * g], t[4 * g + 2]);
+            u[4 * g + 2] = _mm512_shuffle_ps::<0x44>(t[4 * g + 1], t[4 * g + 3]);
+            u[4 * g + 3] = _mm512_shuffle_ps::<0xEE>(t[4 * g + 1], t[4 * g + 3]);
+        }
+        // Gather the 128-bit lanes of each column: first within each half
+        // of the rows, then across the halves.
+        for h in 0..2 {
+            for j in 0..4 {
+                let (a, b) = (u[8 * h + j], u[8 * h + 4 + j]);
+                t[8 * h + j] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                t[8 * h + 4 + j] = _mm512_shuffle_f32x4::<0xDD>(a, b);
+            }
+        }
+        let mut out = [_mm512_setzero_ps(); W];
+        for j in 0..8 {
+            out[j] = _mm512_shuffle_f32x4::<0x88>(t[j], t[8 + j]);
+            out[8 + j] = _mm512_shuffle_f32x4::<0xDD>(t[j], t[8 + j]);
+        }
+        out
+    }
+
+    /// Write a W x W block at rows a0.., columns c0.. of the `kp` x `kp`
+    /// matrix at `m`, and its transpose at rows c0.., columns a0...
+    ///
+    /// The caller guarantees a0 + W <= kp, c0 + W <= kp and kp * kp values at `m`.
+    #[inline(always)]
+    unsafe fn store_block(m: *mut f32, kp: usize, a0: usize, c0: usize, v: &[__m512; W]) {
+        // SAFETY: rows a0 + i < kp and c0 + j < kp, columns below kp.
+        for (i, &row) in v.iter().enumerate() {
+            _mm512_storeu_ps(m.add((a0 + i) * kp + c0), row);
+        }
+        for (j, &col) in transpose16(v).iter().enumerate() {
+            _mm512_storeu_ps(m.add((c0 + j) * kp + a0), col);
+        }
+    }
+
+    /// The AVX-512 body of `window_matrices`; `zt` is filled with panels of
+    /// W units: panel p, row s holds the responses of units p*W.. to stimulus s.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn window_matrices(
+        zw: &[f32],
+        zt: &mut [f32],
+        xs: &[f32],
+        ys: &[f32],
+        stride: usize,
+        kp: usize,
+        r: &mut [f32],
+        d: &mut [f32],
+    ) {
+        assert!(kp.is_multiple_of(W) && stride.is_multiple_of(8));
+        assert!(zw.len() == kp * stride && zt.len() == kp * stride);
+        assert!(xs.len() == kp && ys.len() == kp && r.len() == kp * kp && d.len() == kp * kp);
+        // SAFETY: with the lengths asserted above, every offset below stays
+        // inside its buffer: units c0 + l < kp, stimuli s0 + j < stride;
+        // panel c0 / W of zt spans stride * W values from c0 * stride; blocks
+        // of r and D are those of `store_block`, with a0 + W <= kp and
+        // c0 + W <= kp since kp is a multiple of W.
+        // Panels by 8 x 8 transposes of 8 units x 8 stimuli.
+        let (src, dst) = (zw.as_ptr(), zt.as_mut_ptr());
+        for c0 in (0..kp).step_by(8) {
+            let panel = dst.add((c0 - c0 % W) * stride + c0 % W);
+            for s0 in (0..stride).step_by(8) {
+                let mut rows = [_mm256_setzero_ps(); 8];
+                for (l, row) in rows.iter_mut().enumerate() {
+                    *row = _mm256_loadu_ps(src.add((c0 + l) * stride + s0));
+                }
+                for (j, &col) in transpose8(&rows).iter().enumerate() {
+                    _mm256_storeu_ps(panel.add((s0 + j) * W), col);
+                }
+            }
+        }
+        let (zt, rp, dp) = (zt.as_ptr(), r.as_mut_ptr(), d.as_mut_ptr());
+        let one = _mm512_set1_ps(1.0);
+        // Bands of TILE rows, column by column inside a band, as in the AVX2 kernel.
+        const TILE: usize = 4 * W;
+        for t0 in (0..kp).step_by(TILE) {
+            let t1 = (t0 + TILE).min(kp);
+            for c0 in (t0..kp).step_by(W) {
+                let panel = zt.add(c0 * stride);
+                for a0 in (t0..t1.min(c0 + 1)).step_by(W) {
+                    let block = zt.add(a0 * stride);
+                    let mut acc = [_mm512_setzero_ps(); W];
+                    for s in 0..stride {
+                        let y = _mm512_loadu_ps(panel.add(s * W));
+                        for (i, sum) in acc.iter_mut().enumerate() {
+                            let x = _mm512_set1_ps(*block.add(s * W + i));
+                            *sum = _mm512_fmadd_ps(x, y, *sum);
+                        }
+                    }
+                    let mut prox = [_mm512_setzero_ps(); W];
+                    let (xc, yc) = (
+                        _mm512_loadu_ps(xs.as_ptr().add(c0)),
+                        _mm512_loadu_ps(ys.as_ptr().add(c0)),
+                    );
+                    for (i, out) in prox.iter_mut().enumerate() {
+                        let dx = _mm512_sub_ps(xc, _mm512_set1_ps(*xs.get_unchecked(a0 + i)));
+                        let dy = _mm512_sub_ps(yc, _mm512_set1_ps(*ys.get_unchecked(a0 + i)));
+                        let q = _mm512_add_ps(_mm512_mul_ps(dx, dx), _mm512_mul_ps(dy, dy));
+                        *out = _mm512_div_ps(one, _mm512_add_ps(_mm512_sqrt_ps(q), one));
+                    }
+                    store_block(rp, kp, a0, c0, &acc);
+                    store_block(dp, kp, a0, c0, &prox);
+                }
+            }
+        }
+    }
+}
+
 /// sum_c (ra[c] - rb[c]) (db[c] - da[c]) over rows padded to a multiple of 8.
 #[inline(always)]
-fn step_sum<const FMA: bool>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
+fn step_sum<const ISA: Isa>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if FMA {
-        // SAFETY: FMA is only true on the path `optimise_window` takes after
-        // the CPU reported AVX2 and FMA; step_sum_avx2 asserts that the four
+    if ISA >= AVX2 {
+        // SAFETY: ISA is AVX2 or more only on paths taken after the CPU
+        // reported AVX2 and FMA; step_sum_avx2 asserts that the four
         // rows have the same length, a multiple of 8.
         return unsafe { step_sum_avx2(ra, rb, da, db) };
     }
@@ -715,7 +927,7 @@ fn step_sum<const FMA: bool>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> 
 unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let n = ra.len();
-    assert!(n % 8 == 0 && rb.len() == n && da.len() == n && db.len() == n);
+    assert!(n.is_multiple_of(8) && rb.len() == n && da.len() == n && db.len() == n);
     let mut acc0 = _mm256_setzero_ps();
     let mut acc1 = _mm256_setzero_ps();
     let mut c = 0;
@@ -757,7 +969,7 @@ unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn optimise_window_impl<const FMA: bool>(
+fn optimise_window_impl<const ISA: Isa>(
     z: &NormalisedResponses,
     positions: &[[f64; 2]],
     slots: &[u32],
@@ -776,7 +988,7 @@ fn optimise_window_impl<const FMA: bool>(
     let mut order: Vec<u32> = (0..k as u32).collect();
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let kp = window_matrices::<FMA>(z, positions, slots, units, &mut scratch);
+        let kp = window_matrices::<ISA>(z, positions, slots, units, &mut scratch);
         let Scratch {
             r, d, log, synced, ..
         } = &mut *scratch;
@@ -788,7 +1000,7 @@ fn optimise_window_impl<const FMA: bool>(
         // a step reads are exactly those the eager column swaps would give.
         // Rows never move: the unit at slot a is order[a], and row order[a]
         // holds its correlations. Padding columns never move and stay 0.
-        let (r, d) = (&mut r[..kp * kp], &d[..kp * kp]);
+        let (r, d) = (aligned(r, kp * kp), &*aligned(d, kp * kp));
         log.clear();
         synced.clear();
         synced.resize(k, 0);
@@ -805,7 +1017,7 @@ fn optimise_window_impl<const FMA: bool>(
             bring_up_to_date(&mut r[v * kp..(v + 1) * kp], log, &mut synced[v]);
             let (ra, rb) = (&r[u * kp..(u + 1) * kp], &r[v * kp..(v + 1) * kp]);
             let (da, db) = (&d[a * kp..(a + 1) * kp], &d[b * kp..(b + 1) * kp]);
-            let mut delta = step_sum::<FMA>(ra, rb, da, db);
+            let mut delta = step_sum::<ISA>(ra, rb, da, db);
             // The sum ran over every c; the pair's own terms (c = a, c = b) do
             // not change under the swap and come back out.
             delta -= (ra[a] - rb[a]) * (db[a] - da[a]) + (ra[b] - rb[b]) * (db[b] - da[b]);
@@ -976,7 +1188,7 @@ pub fn swap_optimize(
     progress: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<SwapOutcome, SwapError> {
     let units = positions.len();
-    if stimuli == 0 || responses.len() % stimuli != 0 {
+    if stimuli == 0 || !responses.len().is_multiple_of(stimuli) {
         return Err(SwapError::ResponsesShape {
             len: responses.len(),
             stimuli,
@@ -1206,11 +1418,12 @@ mod tests {
         let mut units = slots.clone();
         units.shuffle(&mut ChaCha8Rng::seed_from_u64(5));
         let mut portable = Scratch::default();
-        let kp = window_matrices::<false>(&z, &pos, &slots, &units, &mut portable);
-        assert!(kp >= k && kp % PAD == 0);
+        let kp = window_matrices::<PORTABLE>(&z, &pos, &slots, &units, &mut portable);
+        assert!(kp >= k && kp.is_multiple_of(PAD));
+        let (pr, pd) = portable.matrices(kp);
         for a in 0..kp {
             for c in 0..kp {
-                let (r, d) = (portable.r[a * kp + c], portable.d[a * kp + c]);
+                let (r, d) = (pr[a * kp + c], pd[a * kp + c]);
                 if a < k && c < k {
                     let expected = z.correlation(units[a] as usize, units[c] as usize);
                     assert!((r - expected).abs() < 1e-5, "r[{a}][{c}]");
@@ -1232,19 +1445,20 @@ mod tests {
                 ..Scratch::default()
             };
             assert_eq!(
-                window_matrices::<true>(&z, &pos, &slots, &units, &mut simd),
+                window_matrices::<AVX2>(&z, &pos, &slots, &units, &mut simd),
                 kp
             );
-            for (x, y) in portable.r[..kp * kp].iter().zip(&simd.r[..kp * kp]) {
+            let (sr, sd) = simd.matrices(kp);
+            for (x, y) in pr.iter().zip(&sr) {
                 assert!((x - y).abs() < 1e-5);
             }
-            for (x, y) in portable.d[..kp * kp].iter().zip(&simd.d[..kp * kp]) {
+            for (x, y) in pd.iter().zip(&sd) {
                 assert!((x - y).abs() < 1e-7);
             }
-            let rows = |i: usize| &portable.r[i * kp..(i + 1) * kp];
+            let rows = |i: usize| &pr[i * kp..(i + 1) * kp];
             let (p, q) = (
-                step_sum::<false>(rows(1), rows(2), rows(3), rows(4)),
-                step_sum::<true>(rows(1), rows(2), rows(3), rows(4)),
+                step_sum::<PORTABLE>(rows(1), rows(2), rows(3), rows(4)),
+                step_sum::<AVX2>(rows(1), rows(2), rows(3), rows(4)),
             );
             assert!((p - q).abs() < 1e-5);
         }
@@ -1253,10 +1467,83 @@ mod tests {
         let mut shuffled = slots.clone();
         shuffled.shuffle(&mut rng);
         let before = window_gain_objective(&z, &pos, &shuffled, &slots);
-        let out = optimise_window_impl::<false>(&z, &pos, &slots, &shuffled, 3000, &mut rng);
+        let out = optimise_window_impl::<PORTABLE>(&z, &pos, &slots, &shuffled, 3000, &mut rng);
         let after_at: Vec<u32> = (0..k).map(|a| shuffled[out.order[a] as usize]).collect();
         let after = window_gain_objective(&z, &pos, &after_at, &slots);
         assert!(out.gain > 0.0 && ((after - before) - out.gain).abs() < 1e-3 * out.gain);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx512_transpose_and_kernels_equal_avx2_bit_for_bit() {
+        if best_isa() != AVX512 {
+            eprintln!("no AVX-512 on this CPU: nothing to compare");
+            return;
+        }
+        use std::arch::x86_64::*;
+        let values: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let mut out = [0f32; 256];
+        // SAFETY: the CPU reported AVX-512F; 16 x 16 values in and out.
+        unsafe {
+            let rows: [__m512; 16] =
+                std::array::from_fn(|i| _mm512_loadu_ps(values.as_ptr().add(16 * i)));
+            for (j, col) in avx512::transpose16(&rows).iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(16 * j), *col);
+            }
+        }
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(out[16 * j + i], values[16 * i + j], "({i}, {j})");
+            }
+        }
+        let (resp, pos) = smooth_map(23, 8.0, 20);
+        let z = NormalisedResponses::new(&resp, 20, 529, false).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut wide, mut narrow) = (Scratch::default(), Scratch::default());
+        for k in [500usize, 2, 15, 16, 17, 33, 24, 48, 100] {
+            let mut slots: Vec<u32> = (0..529).collect();
+            slots.shuffle(&mut rng);
+            slots.truncate(k);
+            let mut units = slots.clone();
+            units.shuffle(&mut rng);
+            let kw = window_matrices::<AVX512>(&z, &pos, &slots, &units, &mut wide);
+            let kn = window_matrices::<AVX2>(&z, &pos, &slots, &units, &mut narrow);
+            assert_eq!(kw % 16, 0);
+            let ((wr, wd), (nr, nd)) = (wide.matrices(kw), narrow.matrices(kn));
+            for a in 0..k {
+                for c in 0..k {
+                    let (w, n) = (wr[a * kw + c], nr[a * kn + c]);
+                    assert_eq!(w.to_bits(), n.to_bits(), "k {k}: r[{a}][{c}]");
+                    let (w, n) = (wd[a * kw + c], nd[a * kn + c]);
+                    assert_eq!(w.to_bits(), n.to_bits(), "k {k}: D[{a}][{c}]");
+                }
+                for c in k..kw {
+                    assert_eq!(wr[a * kw + c], 0.0, "k {k}: padding r[{a}][{c}]");
+                    assert!(wd[a * kw + c].is_finite(), "k {k}: padding D[{a}][{c}]");
+                }
+            }
+            // Whole windows: the same swaps, in the same order, with the same gain.
+            let seed = k as u64;
+            let w = optimise_window_impl::<AVX512>(
+                &z,
+                &pos,
+                &slots,
+                &units,
+                3000,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            );
+            let n = optimise_window_impl::<AVX2>(
+                &z,
+                &pos,
+                &slots,
+                &units,
+                3000,
+                &mut ChaCha8Rng::seed_from_u64(seed),
+            );
+            assert_eq!(w.order, n.order, "k {k}");
+            assert_eq!(w.gain.to_bits(), n.gain.to_bits(), "k {k}");
+            assert_eq!(w.accepted, n.accepted, "k {k}");
+        }
     }
 
     #[test]
@@ -1273,27 +1560,23 @@ mod tests {
             slots.truncate(k);
             let mut units = slots.clone();
             units.shuffle(&mut rng);
-            #[cfg(target_arch = "x86_64")]
-            let simd = std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma");
-            #[cfg(not(target_arch = "x86_64"))]
-            let simd = false;
-            let kp = if simd {
-                window_matrices::<true>(&z, &pos, &slots, &units, &mut scratch)
-            } else {
-                window_matrices::<false>(&z, &pos, &slots, &units, &mut scratch)
+            let kp = match best_isa() {
+                AVX512 => window_matrices::<AVX512>(&z, &pos, &slots, &units, &mut scratch),
+                AVX2 => window_matrices::<AVX2>(&z, &pos, &slots, &units, &mut scratch),
+                _ => window_matrices::<PORTABLE>(&z, &pos, &slots, &units, &mut scratch),
             };
+            let (sr, sd) = scratch.matrices(kp);
             for a in 0..k {
                 for c in 0..k {
-                    let r = scratch.r[a * kp + c];
+                    let r = sr[a * kp + c];
                     let expected = z.correlation(units[a] as usize, units[c] as usize);
                     assert!((r - expected).abs() < 1e-5, "k {k}: r[{a}][{c}]");
-                    let d = scratch.d[a * kp + c];
+                    let d = sd[a * kp + c];
                     let expected = proximity(pos[slots[a] as usize], pos[slots[c] as usize]);
                     assert!((d - expected).abs() < 1e-6, "k {k}: D[{a}][{c}]");
                 }
                 for c in k..kp {
-                    assert_eq!(scratch.r[a * kp + c], 0.0, "k {k}: padding r[{a}][{c}]");
+                    assert_eq!(sr[a * kp + c], 0.0, "k {k}: padding r[{a}][{c}]");
                 }
             }
         }
@@ -1311,8 +1594,8 @@ mod tests {
         units.shuffle(&mut ChaCha8Rng::seed_from_u64(3));
         let k = slots.len();
         let mut scratch = Scratch::default();
-        let kp = window_matrices::<false>(&z, &pos, &slots, &units, &mut scratch);
-        let (mut e, d) = (scratch.r.clone(), scratch.d.clone());
+        let kp = window_matrices::<PORTABLE>(&z, &pos, &slots, &units, &mut scratch);
+        let (mut e, d) = scratch.matrices(kp);
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut order: Vec<u32> = (0..k as u32).collect();
         let (mut gain, mut accepted) = (0f64, 0u64);
@@ -1324,7 +1607,7 @@ mod tests {
             }
             let (ra, rb) = (&e[a * kp..(a + 1) * kp], &e[b * kp..(b + 1) * kp]);
             let (da, db) = (&d[a * kp..(a + 1) * kp], &d[b * kp..(b + 1) * kp]);
-            let mut delta = step_sum::<false>(ra, rb, da, db);
+            let mut delta = step_sum::<PORTABLE>(ra, rb, da, db);
             delta -= (ra[a] - rb[a]) * (db[a] - da[a]) + (ra[b] - rb[b]) * (db[b] - da[b]);
             if delta > MIN_GAIN {
                 let (lo, hi) = (a.min(b), a.max(b));
@@ -1338,7 +1621,7 @@ mod tests {
                 accepted += 1;
             }
         }
-        let lazy = optimise_window_impl::<false>(
+        let lazy = optimise_window_impl::<PORTABLE>(
             &z,
             &pos,
             &slots,
