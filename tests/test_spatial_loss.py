@@ -182,6 +182,15 @@ def test_loss_trains_the_model_and_hooks_are_idle_outside_collect():
     assert spatial._collected == {}
 
 
+def test_all_alpha_zero_collects_nothing_and_the_loss_is_zero():
+    model = r3d18_backbone().eval()
+    spatial = SpatialLoss(model, small_positions(), dict.fromkeys(BLOCK_NAMES, 0.0))
+    with torch.no_grad(), spatial.collect():
+        model(torch.randn(2, 3, 8, 56, 56))
+    assert spatial._collected == {} and spatial.block_losses() == {}
+    assert spatial.loss().item() == 0.0
+
+
 def test_positions_for_another_clip_size_are_refused():
     model = r3d18_backbone().eval()
     spatial = SpatialLoss(model, small_positions(), dict.fromkeys(BLOCK_NAMES, 0.25))

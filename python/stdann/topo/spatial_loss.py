@@ -216,6 +216,8 @@ class SpatialLoss:
 
     def block_losses(self) -> dict[str, torch.Tensor]:
         """SL_b of every collected block (mean over its neighbourhoods this step)."""
+        if not self.alpha:
+            return {}
         per_window = self._per_window()
         counts = [self._collected[b][0].shape[0] for b in self.alpha]
         return {
@@ -223,7 +225,9 @@ class SpatialLoss:
         }
 
     def loss(self) -> torch.Tensor:
-        """sum_b alpha_b SL_b, in float32."""
+        """sum_b alpha_b SL_b, in float32 (0 when every alpha is 0)."""
+        if not self.alpha:
+            return torch.zeros(())
         per_window = self._per_window()
         return (per_window * self._window_weights(per_window.device)).sum()
 
