@@ -767,6 +767,9 @@ use avx2::window_matrices_avx2;
 /// accumulators of sixteen lanes, twice the work per instruction of the AVX2
 /// kernel. Every entry is the same chain of fused multiply-adds over stimuli
 /// in order as there, so r and D are bit-for-bit those of the AVX2 kernel.
+/// The block loop is that kernel's, written again for 16-lane vectors (the
+/// intrinsics are typed by width): a change to one belongs in both, and
+/// `avx512_transpose_and_kernels_equal_avx2_bit_for_bit` fails if they part.
 /// Every function here must only run on a CPU that reported AVX-512F, AVX2
 /// and FMA.
 #[cfg(target_arch = "x86_64")]
