@@ -16,6 +16,9 @@ use rand::Rng;
 
 use crate::convert::CropBox;
 
+#[cfg(target_arch = "x86_64")]
+mod fast;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct AugmentConfig {
     /// Output side in pixels (square).
@@ -335,13 +338,44 @@ struct FrameWork<'a> {
     size: usize,
 }
 
-/// Runs the view with AVX2 and FMA where the processor has them (the loops
-/// are plain Rust; this only lets the compiler use wider vectors), else with
-/// the baseline instruction set.
+// The frame buffer and the blur's scratch are kept per thread: a fresh frame
+// buffer would be allocated and zeroed for every view.
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+/// Runs the view with AVX2 and FMA where the processor has them, else with
+/// the baseline instruction set. With AVX2, YUV views without blur take the
+/// register-resident path in [`fast`]; the rest take the chunked path (plain
+/// Rust loops, which AVX2 only lets the compiler vectorise wider).
 fn process_view(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>) {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            let npix = work.size * work.size;
+            if let Some((planes, full_range)) = yuv {
+                if fast::applies(npix, work.kernel.is_some()) {
+                    let (jitter, first, second) = split_ops(work);
+                    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+                    // SAFETY: AVX2 and FMA were just detected, and `applies` holds.
+                    unsafe {
+                        fast::view_yuv(
+                            planes,
+                            full_range,
+                            frames,
+                            npix,
+                            &jitter,
+                            &first,
+                            second.as_deref(),
+                            &mut scratch.0,
+                        )
+                    };
+                    SCRATCH.with(|s| *s.borrow_mut() = scratch);
+                    return;
+                }
+            }
             // SAFETY: the features this function is compiled for were just detected.
             unsafe { process_view_avx2(work, frames, yuv) };
             return;
@@ -362,25 +396,12 @@ const CHUNK: usize = 64;
 
 type Chunk = [f32; CHUNK];
 
-/// Frame by frame, chunk by chunk: colour operations run on L1-resident
-/// planar chunks. A frame goes through a float frame buffer (which stays in
-/// L2) only when it needs the whole frame: the contrast pivot is the mean
-/// grey of the frame at the point where contrast comes in the jitter order,
-/// and the blur works on whole planes.
-#[inline(always)]
-fn process_view_generic<const SIMD: bool>(
-    work: &FrameWork,
-    frames: &mut [u8],
-    yuv: Option<(&[u8], bool)>,
-) {
-    let npix = work.size * work.size;
-    let frame_len = npix * 3;
-    let source = PixelSource {
-        yuv,
-        npix,
-        frame_len,
-    };
-    // Adjustments whose factor leaves the image unchanged are skipped.
+/// The view's colour operations in order, split where the contrast pivot is
+/// needed: those before it (the first pass over a frame) and, if contrast is
+/// applied, those from contrast on (a second pass, over the frame buffer). Op
+/// 4 is the grayscale, after every jitter adjustment. Adjustments whose
+/// factor leaves the image unchanged are left out.
+fn split_ops(work: &FrameWork) -> (Jitter, Vec<u8>, Option<Vec<u8>>) {
     let ops: Vec<u8> = work.jitter.map_or_else(Vec::new, |j| {
         j.order
             .iter()
@@ -400,26 +421,38 @@ fn process_view_generic<const SIMD: bool>(
         hue: 0.0,
         order: [0, 1, 2, 3],
     });
-    // Operations before the contrast pivot is known (the first pass over a
-    // frame), and from contrast on (a second pass, over the frame buffer).
-    // Op 4 is the grayscale, after every jitter adjustment.
     let gray = work.grayscale.then_some(4u8);
-    let (first, second): (Vec<u8>, Option<Vec<u8>>) = match ops.iter().position(|&o| o == 1) {
+    let (first, second) = match ops.iter().position(|&o| o == 1) {
         Some(pos) => (
             ops[..pos].to_vec(),
             Some(ops[pos..].iter().copied().chain(gray).collect()),
         ),
         None => (ops.iter().copied().chain(gray).collect(), None),
     };
+    (jitter, first, second)
+}
+
+/// Frame by frame, chunk by chunk: colour operations run on L1-resident
+/// planar chunks. A frame goes through a float frame buffer (which stays in
+/// L2) only when it needs the whole frame: the contrast pivot is the mean
+/// grey of the frame at the point where contrast comes in the jitter order,
+/// and the blur works on whole planes.
+#[inline(always)]
+fn process_view_generic<const SIMD: bool>(
+    work: &FrameWork,
+    frames: &mut [u8],
+    yuv: Option<(&[u8], bool)>,
+) {
+    let npix = work.size * work.size;
+    let frame_len = npix * 3;
+    let source = PixelSource {
+        yuv,
+        npix,
+        frame_len,
+    };
+    let (jitter, first, second) = split_ops(work);
     let (mut r, mut g, mut b): (Chunk, Chunk, Chunk) = ([0.0; CHUNK], [0.0; CHUNK], [0.0; CHUNK]);
     let buffered = second.is_some() || work.kernel.is_some();
-    // The frame buffer and the blur's scratch are kept per thread: a fresh
-    // frame buffer would be allocated and zeroed for every view.
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
-            std::cell::RefCell::new((Vec::new(), Vec::new()))
-        };
-    }
     let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let (planes, tmp) = &mut scratch;
     planes.resize(if buffered { frame_len } else { 0 }, 0.0);
@@ -608,6 +641,15 @@ fn load_chunk<const SIMD: bool>(px: &[u8], r: &mut Chunk, g: &mut Chunk, b: &mut
     }
 }
 
+/// (y0, ys, cs) of a YUV range: Y' = (Y - y0) ys, C' = (C - 128) cs.
+fn yuv_range(full_range: bool) -> (f32, f32, f32) {
+    if full_range {
+        (0.0, 1.0 / 255.0, 1.0 / 255.0)
+    } else {
+        (16.0, 1.0 / 219.0, 1.0 / 224.0)
+    }
+}
+
 /// Pixels start..start+n of one frame of planar YUV 4:4:4 (`planes` starts at
 /// the frame's Y plane; U and V follow, `npix` apart) to RGB floats in [0, 1],
 /// with the BT.601 matrix swscale uses by default, in full or limited range.
@@ -625,11 +667,7 @@ fn load_chunk_yuv<const SIMD: bool>(
 ) {
     // Y' = (Y - y0) ys, C' = (C - 128) cs, then R = Y' + 1.402 V',
     // G = Y' - 0.344136 U' - 0.714136 V', B = Y' + 1.772 U' (ITU-R BT.601).
-    let (y0, ys, cs) = if full_range {
-        (0.0f32, 1.0 / 255.0, 1.0 / 255.0)
-    } else {
-        (16.0f32, 1.0 / 219.0, 1.0 / 224.0)
-    };
+    let (y0, ys, cs) = yuv_range(full_range);
     #[inline(always)]
     fn convert(y: u8, u: u8, v: u8, k: (f32, f32, f32)) -> (f32, f32, f32) {
         let (y0, ys, cs) = k;
@@ -967,8 +1005,62 @@ mod simd {
         }
     }
 
-    /// Planar YUV bytes to RGB floats in [0, 1]: Y' = Y ys - y0 ys,
-    /// C' = C cs - 128 cs, then the BT.601 matrix, eight pixels per step.
+    /// The conversion of planar YUV bytes to RGB floats in [0, 1]:
+    /// Y' = Y ys - y0 ys, C' = C cs - 128 cs, then the BT.601 matrix.
+    pub(super) struct YuvConstants {
+        ys: __m256,
+        yoff: __m256,
+        cs: __m256,
+        coff: __m256,
+    }
+
+    impl YuvConstants {
+        /// `k`: (y0, ys, cs) of the range, as `load_chunk_yuv` takes them.
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn from_range(k: (f32, f32, f32)) -> Self {
+            let (y0, ys, cs) = k;
+            YuvConstants {
+                ys: _mm256_set1_ps(ys),
+                yoff: _mm256_set1_ps(-y0 * ys),
+                cs: _mm256_set1_ps(cs),
+                coff: _mm256_set1_ps(-128.0 * cs),
+            }
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn new(full_range: bool) -> Self {
+            Self::from_range(super::yuv_range(full_range))
+        }
+
+        /// Eight pixels from eight bytes each of Y, U and V.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        pub(super) unsafe fn rgb8(
+            &self,
+            y: *const u8,
+            u: *const u8,
+            v: *const u8,
+        ) -> (__m256, __m256, __m256) {
+            let floats = |p: *const u8| {
+                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i)))
+            };
+            let yy = _mm256_fmadd_ps(floats(y), self.ys, self.yoff);
+            let uu = _mm256_fmadd_ps(floats(u), self.cs, self.coff);
+            let vv = _mm256_fmadd_ps(floats(v), self.cs, self.coff);
+            let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
+            let clamp = |x| _mm256_min_ps(_mm256_max_ps(x, zero), one);
+            let red = clamp(_mm256_fmadd_ps(_mm256_set1_ps(1.402), vv, yy));
+            let green = clamp(_mm256_fmadd_ps(
+                _mm256_set1_ps(-0.714_136),
+                vv,
+                _mm256_fmadd_ps(_mm256_set1_ps(-0.344_136), uu, yy),
+            ));
+            let blue = clamp(_mm256_fmadd_ps(_mm256_set1_ps(1.772), uu, yy));
+            (red, green, blue)
+        }
+    }
+
+    /// Planar YUV bytes to RGB floats in [0, 1], eight pixels per step.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn load_chunk_yuv(
         y: &[u8; CHUNK],
@@ -979,27 +1071,10 @@ mod simd {
         g: &mut Chunk,
         b: &mut Chunk,
     ) {
-        let (y0, ys, cs) = k;
-        let (ys, yoff) = (_mm256_set1_ps(ys), _mm256_set1_ps(-y0 * ys));
-        let (cs, coff) = (_mm256_set1_ps(cs), _mm256_set1_ps(-128.0 * cs));
-        let (rv, gu, gv, bu) = (
-            _mm256_set1_ps(1.402),
-            _mm256_set1_ps(-0.344_136),
-            _mm256_set1_ps(-0.714_136),
-            _mm256_set1_ps(1.772),
-        );
-        let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
-        let floats = |p: *const u8| {
-            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i)))
-        };
+        let k = YuvConstants::from_range(k);
         for i in (0..CHUNK).step_by(8) {
-            let yy = _mm256_fmadd_ps(floats(y.as_ptr().add(i)), ys, yoff);
-            let uu = _mm256_fmadd_ps(floats(u.as_ptr().add(i)), cs, coff);
-            let vv = _mm256_fmadd_ps(floats(v.as_ptr().add(i)), cs, coff);
-            let clamp = |x| _mm256_min_ps(_mm256_max_ps(x, zero), one);
-            let red = clamp(_mm256_fmadd_ps(rv, vv, yy));
-            let green = clamp(_mm256_fmadd_ps(gv, vv, _mm256_fmadd_ps(gu, uu, yy)));
-            let blue = clamp(_mm256_fmadd_ps(bu, uu, yy));
+            let (red, green, blue) =
+                k.rgb8(y.as_ptr().add(i), u.as_ptr().add(i), v.as_ptr().add(i));
             _mm256_storeu_ps(r.as_mut_ptr().add(i), red);
             _mm256_storeu_ps(g.as_mut_ptr().add(i), green);
             _mm256_storeu_ps(b.as_mut_ptr().add(i), blue);
@@ -1008,45 +1083,58 @@ mod simd {
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn store_chunk(r: &Chunk, g: &Chunk, b: &Chunk, px: &mut [u8; 3 * CHUNK]) {
-        let scale = _mm256_set1_ps(255.0);
-        let zero = _mm256_setzero_ps();
-        let top = _mm256_set1_ps(255.0);
-        // Where each output byte of 8 interleaved pixels comes from in the
-        // register holding R0..7 | G0..7 (low 16 bytes) and B0..7 (high 8).
-        let rg_to_lo: [i8; 16] = [0, 8, -1, 1, 9, -1, 2, 10, -1, 3, 11, -1, 4, 12, -1, 5];
-        let b_to_lo: [i8; 16] = [-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1];
-        let rg_to_hi: [i8; 16] = [13, -1, 6, 14, -1, 7, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1];
-        let b_to_hi: [i8; 16] = [-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, -1, -1, -1, -1, -1, -1];
-        let m = |a: [i8; 16]| _mm_loadu_si128(a.as_ptr() as *const __m128i);
-        let (rg_lo, b_lo, rg_hi, b_hi) = (m(rg_to_lo), m(b_to_lo), m(rg_to_hi), m(b_to_hi));
         let ins = [r.as_ptr(), g.as_ptr(), b.as_ptr()];
         for block in 0..CHUNK / 8 {
-            // Round to nearest (ties away, as +0.5 then truncate), clamp, to bytes.
-            let mut bytes = [_mm_setzero_si128(); 3];
-            for c in 0..3 {
-                let v = _mm256_loadu_ps(ins[c].add(block * 8));
-                let v = _mm256_min_ps(
-                    _mm256_max_ps(_mm256_fmadd_ps(v, scale, _mm256_set1_ps(0.5)), zero),
-                    top,
-                );
-                let i = _mm256_cvttps_epi32(v);
-                let w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
-                bytes[c] = _mm_packus_epi16(w, w);
-            }
-            let rg = _mm_unpacklo_epi64(bytes[0], bytes[1]);
-            let lo = _mm_or_si128(
-                _mm_shuffle_epi8(rg, rg_lo),
-                _mm_shuffle_epi8(bytes[2], b_lo),
+            let [r, g, b] = ins.map(|p| _mm256_loadu_ps(p.add(block * 8)));
+            store8(r, g, b, &mut px[block * 24..]);
+        }
+    }
+
+    /// Eight pixels of RGB floats in [0, 1] to 24 interleaved bytes at the
+    /// start of `out`, rounded to nearest (ties away, as +0.5 then truncate).
+    /// With room for 32 bytes, 8 bytes past the pixels are overwritten too
+    /// (the caller writes them next).
+    ///
+    /// Values are clamped by the saturating packs rather than in float: a
+    /// value below 0 truncates to 0 or less and one above 255 stays above
+    /// (the float clamp this replaces gave the same bytes, with two more
+    /// instructions per channel on the ports the shuffles need).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(super) unsafe fn store8(r: __m256, g: __m256, b: __m256, out: &mut [u8]) {
+        debug_assert!(out.len() >= 24);
+        let to_int = |v| {
+            _mm256_cvttps_epi32(_mm256_fmadd_ps(
+                v,
+                _mm256_set1_ps(255.0),
+                _mm256_set1_ps(0.5),
+            ))
+        };
+        // Per 128-bit half: R0..3 G0..3 B0..3 B0..3 (pixels 0..3, then 4..7).
+        let rg = _mm256_packus_epi32(to_int(r), to_int(g));
+        let bb = _mm256_packus_epi32(to_int(b), to_int(b));
+        let bytes = _mm256_packus_epi16(rg, bb);
+        // Interleave each half's four pixels into its first 12 bytes, then
+        // close the gap between the halves.
+        let order = _mm256_setr_epi8(
+            0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1, 0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7,
+            11, -1, -1, -1, -1,
+        );
+        let rgb = _mm256_permutevar8x32_epi32(
+            _mm256_shuffle_epi8(bytes, order),
+            _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7),
+        );
+        if out.len() >= 32 {
+            _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, rgb);
+        } else {
+            _mm_storeu_si128(
+                out.as_mut_ptr() as *mut __m128i,
+                _mm256_castsi256_si128(rgb),
             );
-            let hi = _mm_or_si128(
-                _mm_shuffle_epi8(rg, rg_hi),
-                _mm_shuffle_epi8(bytes[2], b_hi),
+            _mm_storel_epi64(
+                out.as_mut_ptr().add(16) as *mut __m128i,
+                _mm256_extracti128_si256(rgb, 1),
             );
-            let out = px.as_mut_ptr().add(block * 24);
-            _mm_storeu_si128(out as *mut __m128i, lo);
-            let mut tail = [0u8; 16];
-            _mm_storeu_si128(tail.as_mut_ptr() as *mut __m128i, hi);
-            std::ptr::copy_nonoverlapping(tail.as_ptr(), out.add(16), 8);
         }
     }
 }
@@ -1370,6 +1458,63 @@ mod tests {
                 assert!(worst <= 1, "size {size}, yuv {yuv}: differ by {worst}");
             }
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn register_path_equals_the_chunked_path_bit_for_bit() {
+        use rand::Rng;
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let cfg = AugmentConfig {
+            jitter_p: 0.9,
+            grayscale_p: 0.3,
+            ..AugmentConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut fast_views = 0;
+        for (trial, size) in [8usize, 16, 24, 112]
+            .into_iter()
+            .cycle()
+            .take(60)
+            .enumerate()
+        {
+            let npix = size * size;
+            let yuv: Vec<u8> = (0..3 * 3 * npix).map(|_| rng.gen()).collect();
+            let mut p = cfg.sample(size as u32, size as u32, &mut rng);
+            p.blur_sigma = None;
+            if trial % 7 == 0 {
+                // Every adjustment at once, in a drawn order.
+                p.jitter = Some(Jitter {
+                    brightness: 1.3,
+                    contrast: 0.7,
+                    saturation: 1.2,
+                    hue: -0.08,
+                    order: p.jitter.map_or([2, 1, 3, 0], |j| j.order),
+                });
+            }
+            let work = FrameWork {
+                jitter: p.jitter,
+                grayscale: p.grayscale,
+                kernel: None,
+                size,
+            };
+            assert!(fast::applies(npix, false));
+            let full_range = trial % 3 == 0;
+            let mut chunked = vec![0u8; yuv.len()];
+            // SAFETY: AVX2 and FMA were detected above.
+            unsafe { process_view_avx2(&work, &mut chunked, Some((&yuv, full_range))) };
+            let mut registers = vec![0u8; yuv.len()];
+            process_view(&work, &mut registers, Some((&yuv, full_range)));
+            assert!(
+                chunked == registers,
+                "trial {trial}, size {size}, {p:?}: differ by up to {}",
+                worst_difference(&chunked, &registers)
+            );
+            fast_views += 1;
+        }
+        assert_eq!(fast_views, 60);
     }
 
     #[test]
