@@ -32,6 +32,12 @@ def augment_view(
     flip, then colour jitter (brightness, contrast, saturation, hue, order), grayscale,
     Gaussian blur (taps beyond 3 sigma or `blur_radius` dropped)."""
 
+def resize_plane(
+    plane: npt.NDArray[np.uint8], box: tuple[float, float, float, float], size: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
+    """The clip loader's crop and resize of one 8-bit (H, W) plane: `box` (x, y, w, h) to
+    `size` (height, width) with an antialiased bilinear filter; scale factors up to 2."""
+
 def index_video(
     path: str | PathLike[str],
     full_decode: bool = False,

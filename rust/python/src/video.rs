@@ -160,6 +160,57 @@ fn augment_view<'py>(
     Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
 }
 
+/// resize_plane(plane, box, size) -> numpy.ndarray: the loader's crop and
+/// resize of one 8-bit plane: `box` (x, y, w, h) of `plane` (H, W) to
+/// `size` (height, width), for tests against torchvision's resize. Scale
+/// factors above 2 are refused (the loader gives those to swscale).
+#[pyfunction]
+fn resize_plane<'py>(
+    py: Python<'py>,
+    plane: numpy::PyReadonlyArray2<'py, u8>,
+    r#box: (f64, f64, f64, f64),
+    size: (usize, usize),
+) -> PyResult<Bound<'py, PyAny>> {
+    use stdann_video::resample::{PlaneRef, PlaneResampler, Region};
+    let (h, w) = (plane.shape()[0], plane.shape()[1]);
+    let (x, y, bw, bh) = r#box;
+    let (out_h, out_w) = size;
+    let inside = x >= 0.0 && y >= 0.0 && bw > 0.0 && bh > 0.0;
+    if h == 0
+        || w == 0
+        || out_h == 0
+        || out_w == 0
+        || !inside
+        || x + bw > w as f64
+        || y + bh > h as f64
+    {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "box {:?} must lie inside the {h}x{w} plane and size {size:?} be positive",
+            r#box
+        )));
+    }
+    let region = Region { x, y, w: bw, h: bh };
+    if !PlaneResampler::handles(region, out_w, out_h) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "scale factors above 2 are not handled by this resampler",
+        ));
+    }
+    let data = plane.as_slice()?.to_vec();
+    let mut out = vec![0u8; out_w * out_h];
+    py.allow_threads(|| {
+        let plane = PlaneRef {
+            data: &data,
+            stride: w,
+            width: w,
+            height: h,
+        };
+        PlaneResampler::new().resize(&plane, region, out_w, out_h, &mut out, out_w);
+    });
+    Ok(PyArray1::from_vec(py, out)
+        .reshape([out_h, out_w])?
+        .into_any())
+}
+
 /// Scan (or load from the cache) the frame index of one video and return it as a dict.
 #[pyfunction]
 #[pyo3(signature = (path, full_decode=false, cache_dir=None, refresh=false))]
@@ -425,6 +476,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FrameIndexError", py.get_type::<FrameIndexError>())?;
     m.add_function(wrap_pyfunction!(decode_frames, m)?)?;
     m.add_function(wrap_pyfunction!(augment_view, m)?)?;
+    m.add_function(wrap_pyfunction!(resize_plane, m)?)?;
     m.add_function(wrap_pyfunction!(index_video, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_video, m)?)?;
     m.add_class::<ClipLoader>()?;

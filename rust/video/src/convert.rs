@@ -8,6 +8,7 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi;
 
 use crate::error::{Result, VideoError};
+use crate::resample::{PlaneRef, PlaneResampler, Region};
 
 /// A crop box in source pixels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub struct RgbConverter {
     padded: Vec<u8>,
     /// One chroma row repeated to the full output width.
     wide: Vec<u8>,
+    /// Resamplers for luma and for chroma (both chroma planes share one).
+    resamplers: [PlaneResampler; 2],
 }
 
 // The context is only used by the thread that owns the converter.
@@ -85,6 +88,7 @@ impl RgbConverter {
             staging: Vec::new(),
             padded: Vec::new(),
             wide: Vec::new(),
+            resamplers: Default::default(),
         }
     }
 
@@ -212,7 +216,10 @@ impl RgbConverter {
                 "output buffer has the wrong size".into(),
             ));
         }
-        let (padded_stride, padded_plane) = self.render(&src, crop, out_w, out_h, dst)?;
+        let (padded_stride, padded_plane) = match self.resample(&src, crop, out_w, out_h, half) {
+            Some(layout) => layout,
+            None => self.render(&src, crop, out_w, out_h, dst)?,
+        };
         let w = out_w as usize;
         let mut wide = std::mem::take(&mut self.wide);
         wide.resize(w, 0);
@@ -243,6 +250,80 @@ impl RgbConverter {
         }
         self.wide = wide;
         Ok(Some(full_range))
+    }
+
+    /// Resize the crop box of an 8-bit planar YUV frame with the resampler
+    /// of [`crate::resample`] into `self.padded`, laid out as [`Self::render`]
+    /// lays out planar YUV (chroma at half size when `half`). None when the
+    /// scale factors are beyond the resampler's range (swscale takes those)
+    /// or the planes are stored bottom up.
+    fn resample(
+        &mut self,
+        src: &Planes,
+        crop: CropBox,
+        out_w: u32,
+        out_h: u32,
+        half: bool,
+    ) -> Option<(usize, usize)> {
+        let desc = unsafe { ffi::av_pix_fmt_desc_get(src.format) };
+        if desc.is_null() || src.linesize[..3].iter().any(|&l| l <= 0) {
+            return None;
+        }
+        let (sw, sh) = unsafe { ((*desc).log2_chroma_w, (*desc).log2_chroma_h) };
+        let (out_w, out_h) = (out_w as usize, out_h as usize);
+        let (width, height) = (src.width as usize, src.height as usize);
+        let x = crop.x.min(src.width as u32 - 1);
+        let y = crop.y.min(src.height as u32 - 1);
+        let luma = Region {
+            x: x as f64,
+            y: y as f64,
+            w: crop.w.min(src.width as u32 - x).max(1) as f64,
+            h: crop.h.min(src.height as u32 - y).max(1) as f64,
+        };
+        let (cx, cy) = ((1u32 << sw) as f64, (1u32 << sh) as f64);
+        let chroma = Region {
+            x: luma.x / cx,
+            y: luma.y / cy,
+            w: luma.w / cx,
+            h: luma.h / cy,
+        };
+        let (chroma_w, chroma_h) = if half {
+            (out_w.div_ceil(2), out_h.div_ceil(2))
+        } else {
+            (out_w, out_h)
+        };
+        if !PlaneResampler::handles(luma, out_w, out_h)
+            || !PlaneResampler::handles(chroma, chroma_w, chroma_h)
+        {
+            return None;
+        }
+        let padded_stride = (out_w + 64).next_multiple_of(64);
+        let padded_plane = padded_stride * (out_h + 1);
+        self.padded.resize(padded_plane * 3, 0);
+        for p in 0..3 {
+            let (w, h) = if p == 0 {
+                (width, height)
+            } else {
+                (width.div_ceil(1 << sw), height.div_ceil(1 << sh))
+            };
+            let stride = src.linesize[p] as usize;
+            // SAFETY: a decoded plane holds h rows of `stride` bytes, the
+            // last at least w long.
+            let data = unsafe { std::slice::from_raw_parts(src.data[p], stride * (h - 1) + w) };
+            let plane = PlaneRef {
+                data,
+                stride,
+                width: w,
+                height: h,
+            };
+            let out = &mut self.padded[p * padded_plane..(p + 1) * padded_plane];
+            if p == 0 {
+                self.resamplers[0].resize(&plane, luma, out_w, out_h, out, padded_stride);
+            } else {
+                self.resamplers[1].resize(&plane, chroma, chroma_w, chroma_h, out, padded_stride);
+            }
+        }
+        Some((padded_stride, padded_plane))
     }
 
     /// Run swscale from the crop box of `src` into `self.padded`, in

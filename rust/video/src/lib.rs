@@ -16,6 +16,7 @@ pub mod index;
 pub mod loader;
 pub mod media;
 pub mod prepare;
+pub mod resample;
 pub mod sampling;
 
 pub use decode::FrameReader;
