@@ -370,6 +370,7 @@ fn process_view(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>)
                             &first,
                             second.as_deref(),
                             &mut scratch.0,
+                            true,
                         )
                     };
                     SCRATCH.with(|s| *s.borrow_mut() = scratch);
@@ -692,7 +693,7 @@ fn load_chunk_yuv<const SIMD: bool>(
         #[cfg(target_arch = "x86_64")]
         if SIMD {
             // SAFETY: SIMD is only true on the path taken after AVX2 and FMA were detected.
-            unsafe { simd::load_chunk_yuv(y, u, v, k, r, g, b) };
+            unsafe { simd::load_chunk_yuv(y, u, v, full_range, r, g, b) };
             return;
         }
         for i in 0..CHUNK {
@@ -1005,76 +1006,20 @@ mod simd {
         }
     }
 
-    /// The conversion of planar YUV bytes to RGB floats in [0, 1]:
-    /// Y' = Y ys - y0 ys, C' = C cs - 128 cs, then the BT.601 matrix.
-    pub(super) struct YuvConstants {
-        ys: __m256,
-        yoff: __m256,
-        cs: __m256,
-        coff: __m256,
-    }
-
-    impl YuvConstants {
-        /// `k`: (y0, ys, cs) of the range, as `load_chunk_yuv` takes them.
-        #[target_feature(enable = "avx2,fma")]
-        pub(super) unsafe fn from_range(k: (f32, f32, f32)) -> Self {
-            let (y0, ys, cs) = k;
-            YuvConstants {
-                ys: _mm256_set1_ps(ys),
-                yoff: _mm256_set1_ps(-y0 * ys),
-                cs: _mm256_set1_ps(cs),
-                coff: _mm256_set1_ps(-128.0 * cs),
-            }
-        }
-
-        #[target_feature(enable = "avx2,fma")]
-        pub(super) unsafe fn new(full_range: bool) -> Self {
-            Self::from_range(super::yuv_range(full_range))
-        }
-
-        /// Eight pixels from eight bytes each of Y, U and V.
-        #[target_feature(enable = "avx2,fma")]
-        #[inline]
-        pub(super) unsafe fn rgb8(
-            &self,
-            y: *const u8,
-            u: *const u8,
-            v: *const u8,
-        ) -> (__m256, __m256, __m256) {
-            let floats = |p: *const u8| {
-                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i)))
-            };
-            let yy = _mm256_fmadd_ps(floats(y), self.ys, self.yoff);
-            let uu = _mm256_fmadd_ps(floats(u), self.cs, self.coff);
-            let vv = _mm256_fmadd_ps(floats(v), self.cs, self.coff);
-            let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
-            let clamp = |x| _mm256_min_ps(_mm256_max_ps(x, zero), one);
-            let red = clamp(_mm256_fmadd_ps(_mm256_set1_ps(1.402), vv, yy));
-            let green = clamp(_mm256_fmadd_ps(
-                _mm256_set1_ps(-0.714_136),
-                vv,
-                _mm256_fmadd_ps(_mm256_set1_ps(-0.344_136), uu, yy),
-            ));
-            let blue = clamp(_mm256_fmadd_ps(_mm256_set1_ps(1.772), uu, yy));
-            (red, green, blue)
-        }
-    }
-
     /// Planar YUV bytes to RGB floats in [0, 1], eight pixels per step.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn load_chunk_yuv(
         y: &[u8; CHUNK],
         u: &[u8; CHUNK],
         v: &[u8; CHUNK],
-        k: (f32, f32, f32),
+        full_range: bool,
         r: &mut Chunk,
         g: &mut Chunk,
         b: &mut Chunk,
     ) {
-        let k = YuvConstants::from_range(k);
+        let k = super::fast::Yuv::<super::fast::Avx2>::new(full_range);
         for i in (0..CHUNK).step_by(8) {
-            let (red, green, blue) =
-                k.rgb8(y.as_ptr().add(i), u.as_ptr().add(i), v.as_ptr().add(i));
+            let (red, green, blue) = k.rgb(y.as_ptr().add(i), u.as_ptr().add(i), v.as_ptr().add(i));
             _mm256_storeu_ps(r.as_mut_ptr().add(i), red);
             _mm256_storeu_ps(g.as_mut_ptr().add(i), green);
             _mm256_storeu_ps(b.as_mut_ptr().add(i), blue);
@@ -1505,13 +1450,30 @@ mod tests {
             let mut chunked = vec![0u8; yuv.len()];
             // SAFETY: AVX2 and FMA were detected above.
             unsafe { process_view_avx2(&work, &mut chunked, Some((&yuv, full_range))) };
-            let mut registers = vec![0u8; yuv.len()];
-            process_view(&work, &mut registers, Some((&yuv, full_range)));
-            assert!(
-                chunked == registers,
-                "trial {trial}, size {size}, {p:?}: differ by up to {}",
-                worst_difference(&chunked, &registers)
-            );
+            let (jitter, first, second) = split_ops(&work);
+            for avx512 in [false, true] {
+                let mut registers = vec![0u8; yuv.len()];
+                let mut planes = Vec::new();
+                // SAFETY: AVX2 and FMA were detected above; `applies` holds.
+                unsafe {
+                    fast::view_yuv(
+                        &yuv,
+                        full_range,
+                        &mut registers,
+                        npix,
+                        &jitter,
+                        &first,
+                        second.as_deref(),
+                        &mut planes,
+                        avx512,
+                    )
+                };
+                assert!(
+                    chunked == registers,
+                    "trial {trial}, size {size}, AVX-512 {avx512}, {p:?}: differ by up to {}",
+                    worst_difference(&chunked, &registers)
+                );
+            }
             fast_views += 1;
         }
         assert_eq!(fast_views, 60);
