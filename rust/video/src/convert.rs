@@ -1,6 +1,7 @@
-//! Pixel conversion with swscale: whole frames to RGB, or a crop box of the
-//! decoded frame scaled straight to the output size and converted to RGB in
-//! one pass (no full-size RGB frame is ever made on that path).
+//! Pixel conversion: whole frames to RGB with swscale, or a crop box of the
+//! decoded frame scaled straight to the output size (no full-size RGB frame
+//! is ever made on that path): planar 8-bit YUV by [`crate::resample`] where
+//! the scale is within its range, everything else by swscale.
 
 use std::ptr;
 
@@ -181,7 +182,8 @@ impl RgbConverter {
     /// after the other in `out`. Returns whether the range is full (JPEG) or
     /// limited (MPEG), or None for other pixel formats. Converting to RGB is
     /// left to the caller's float stage: swscale's RGB output was the costlier
-    /// half of its work.
+    /// half of its work. The planes are resized by [`crate::resample`] when
+    /// neither side is reduced more than twofold, else by swscale.
     ///
     /// 4:2:0 sources are scaled to 4:2:0 and each chroma sample then covers
     /// its 2 x 2 output pixels, as swscale's own RGB output repeats chroma
@@ -189,7 +191,7 @@ impl RgbConverter {
     /// much as the luma and added nothing the 4:2:0 source has.
     ///
     /// With `mirror` every row is written right to left (a horizontal flip,
-    /// free here because the rows are copied out of swscale's buffer anyway).
+    /// free here because the rows are copied out of the scaler's buffer anyway).
     pub fn crop_scale_yuv444(
         &mut self,
         frame: &ffmpeg::frame::Video,

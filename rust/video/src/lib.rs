@@ -2,7 +2,7 @@
 //!
 //! - [`index`]: which frames a video has and where decoding can start;
 //! - [`decode`]: random access by frame index;
-//! - [`convert`]: crop, scale and RGB conversion in one swscale pass;
+//! - [`convert`] and [`resample`]: crop, scale and RGB conversion;
 //! - [`sampling`] and [`augment`]: clips and their temporally consistent augmentation;
 //! - [`loader`]: the prefetching batch engine used for training;
 //! - [`prepare`]: transcoding a dataset into a fast training format.
