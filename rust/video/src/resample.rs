@@ -94,6 +94,14 @@ impl Axis {
     }
 }
 
+/// The input samples an interval [lo, lo + len) of an axis of `n` samples
+/// touches: (first, end), at least one, inside the axis.
+fn bounds(lo: f64, len: f64, n: usize) -> (usize, usize) {
+    let a = (lo.floor().max(0.0) as usize).min(n - 1);
+    let b = ((lo + len).ceil() as usize).clamp(a + 1, n);
+    (a, b)
+}
+
 /// One plane of 8-bit samples: `height` rows of `width`, `stride` bytes apart.
 #[derive(Clone, Copy, Debug)]
 pub struct PlaneRef<'a> {
@@ -183,11 +191,6 @@ impl PlaneResampler {
         if self.key == key {
             return;
         }
-        let bounds = |lo: f64, len: f64, n: usize| {
-            let a = (lo.floor().max(0.0) as usize).min(n - 1);
-            let b = ((lo + len).ceil() as usize).clamp(a + 1, n);
-            (a, b)
-        };
         let xb = bounds(region.x, region.w, plane.width);
         let yb = bounds(region.y, region.h, plane.height);
         self.rows = Axis::new(region.y, region.h, yb, out_h);
@@ -471,10 +474,6 @@ mod tests {
 
     /// The same filter in floating point, rounded once at the end.
     fn reference(plane: &PlaneRef, region: Region, out_w: usize, out_h: usize) -> Vec<f64> {
-        let bounds = |lo: f64, len: f64, n: usize| {
-            let a = (lo.floor().max(0.0) as usize).min(n - 1);
-            ((a), ((lo + len).ceil() as usize).clamp(a + 1, n))
-        };
         let rows = Axis::new(
             region.y,
             region.h,
