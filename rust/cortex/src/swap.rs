@@ -458,9 +458,9 @@ fn aligned(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
 /// lines apart (512 values: 32 lines), the 16 rows a block of the set-up
 /// writes, where it lies and transposed, fall into two of the 64 sets of the
 /// first-level cache and evict each other; an odd number of lines spreads
-/// them over all sets. For 500-unit windows (512 -> 528) this took building
-/// the matrices from 241 to 227 us, and a 500-step window from 342 to 329 us
-/// (minima over 2,000 windows of each, alternating in one process).
+/// them over all sets (500-unit windows: 528 instead of 512; the largest
+/// of the changes that took the set-up from 244 to about 230 us, see
+/// benches/README.md).
 fn leading_dimension(kp: usize) -> usize {
     const LINE: usize = 64 / std::mem::size_of::<f32>();
     (kp.div_ceil(LINE) | 1) * LINE
