@@ -935,13 +935,6 @@ mod avx512 {
 #[inline(always)]
 fn step_sum<const ISA: Isa>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if ISA == AVX512 {
-        // SAFETY: ISA is AVX512 only on the path taken after the CPU reported
-        // AVX-512F, AVX2 and FMA; step_sum_avx512 asserts that the four rows
-        // have the same length, a multiple of 16 (the padding of that path).
-        return unsafe { step_sum_avx512(ra, rb, da, db) };
-    }
-    #[cfg(target_arch = "x86_64")]
     if ISA >= AVX2 {
         // SAFETY: ISA is AVX2 or more only on paths taken after the CPU
         // reported AVX2 and FMA; step_sum_avx2 asserts that the four
@@ -965,7 +958,8 @@ fn step_sum<const ISA: Isa>(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f
 /// accumulator j taking columns 64i + 8j.. (and a last partial group of
 /// columns in order), then added as a tree. Eight independent chains of
 /// fused multiply-adds instead of two: a step waits on this sum before it can
-/// decide, and the next step's rows depend on that decision.
+/// decide, and the next step's rows depend on that decision. The AVX-512
+/// path runs it too: the same chains at sixteen lanes were no faster.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
@@ -1000,59 +994,10 @@ unsafe fn step_sum_avx2(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
         acc[j] = _mm256_fmadd_ps(dr, dd, acc[j]);
         c += 8;
     }
-    // The tree of `step_sum_avx512`, whose accumulator j is (acc[2j], acc[2j + 1]).
     let low = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[4], acc[6]));
     let high = _mm256_add_ps(_mm256_add_ps(acc[1], acc[3]), _mm256_add_ps(acc[5], acc[7]));
     let mut lanes = [0f32; 8];
     _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(low, high));
-    lanes.iter().sum()
-}
-
-/// `step_sum_avx2` at sixteen lanes, with the same result to the bit: its
-/// accumulator j holds that function's acc[2j] in lanes 0..8 and acc[2j + 1]
-/// in lanes 8..16 (columns 64i + 16j..), each lane the same chain of fused
-/// multiply-adds, added in the same tree.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn step_sum_avx512(ra: &[f32], rb: &[f32], da: &[f32], db: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let n = ra.len();
-    assert!(n.is_multiple_of(16) && rb.len() == n && da.len() == n && db.len() == n);
-    // SAFETY: every load reads 16 values from column c with c + 16 <= n, the
-    // length of all four rows.
-    let term = |c: usize| {
-        let dr = _mm512_sub_ps(
-            _mm512_loadu_ps(ra.as_ptr().add(c)),
-            _mm512_loadu_ps(rb.as_ptr().add(c)),
-        );
-        let dd = _mm512_sub_ps(
-            _mm512_loadu_ps(db.as_ptr().add(c)),
-            _mm512_loadu_ps(da.as_ptr().add(c)),
-        );
-        (dr, dd)
-    };
-    let mut acc = [_mm512_setzero_ps(); 4];
-    let mut c = 0;
-    while c + 64 <= n {
-        for (j, sum) in acc.iter_mut().enumerate() {
-            let (dr, dd) = term(c + 16 * j);
-            *sum = _mm512_fmadd_ps(dr, dd, *sum);
-        }
-        c += 64;
-    }
-    while c < n {
-        let (dr, dd) = term(c);
-        let j = (c % 64) / 16;
-        acc[j] = _mm512_fmadd_ps(dr, dd, acc[j]);
-        c += 16;
-    }
-    let t = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    let halves = _mm256_add_ps(
-        _mm512_castps512_ps256(t),
-        _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(t))),
-    );
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), halves);
     lanes.iter().sum()
 }
 
