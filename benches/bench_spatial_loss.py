@@ -21,7 +21,7 @@ from stdann.topo.sheets import load_topography_config
 
 
 def _positions(frames: int, size: int) -> dict[str, BlockPositions]:
-    config = load_topography_config("configs/topography.yaml")
+    config = load_topography_config("configs/paper.yaml")
     rng = np.random.default_rng(0)
     out = {}
     for block, shape in unit_shapes(frames, size, size).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,13 +29,16 @@ from stdann.topo import (
     topography_config_from_dict,
 )
 
-CONFIG = "configs/topography.yaml"
+CONFIG = "configs/paper.yaml"
 
 
 @pytest.fixture(scope="module")
 def config_dict() -> dict:
+    """The topography section of the paper config, for 16 x 112 x 112 clips."""
     with open(CONFIG) as f:
-        return yaml.safe_load(f)
+        data = yaml.safe_load(f)
+    section = {k: v for k, v in data["topography"].items() if k != "positions"}
+    return {**section, "clip": {"frames": 16, "height": 112, "width": 112}, "seed": data["seed"]}
 
 
 def small_config(config_dict: dict, **changes) -> dict:
@@ -262,10 +266,20 @@ def test_permuted_moves_units_and_remaps_neighbourhoods():
 
 def test_cli_positions_init_writes_every_block(config_dict, tmp_path, capsys):
     cfg_path = tmp_path / "topo.yaml"
-    cfg_path.write_text(yaml.safe_dump(small_config(config_dict)))
+    small = {"base": str(Path(CONFIG).resolve()), "data": {"frames": 8, "size": 56}}
+    cfg_path.write_text(yaml.safe_dump(small))
     assert (
         stdann_main(
-            ["positions", "init", "--config", str(cfg_path), "--out", str(tmp_path / "pos")]
+            [
+                "positions",
+                "init",
+                "--config",
+                str(cfg_path),
+                "--set",
+                "topography.neighbourhoods.per_block=20",
+                "--out",
+                str(tmp_path / "pos"),
+            ]
         )
         == 0
     )

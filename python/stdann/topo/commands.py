@@ -22,7 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     init = commands.add_parser(
         "init", help="retinotopic initial positions and neighbourhoods of every block"
     )
-    init.add_argument("--config", required=True, type=Path, help="topography config (YAML)")
+    init.add_argument("--config", required=True, type=Path, help="experiment config (YAML)")
+    init.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. topography.neighbourhoods.per_block=200",
+    )
     init.add_argument("--out", required=True, type=Path, help="folder for the .npz files")
     init.add_argument("--seed", type=int, default=None, help="override the config's seed")
     init.set_defaults(run=run_init)
@@ -39,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--positions", required=True, type=Path, help="folder of initial positions")
     opt.add_argument("--out", required=True, type=Path, help="folder for the optimised positions")
     opt.add_argument("--block", help="the block an .npy file holds responses of")
-    opt.add_argument("--config", type=Path, help="topography config for the swap settings")
+    opt.add_argument("--config", type=Path, help="experiment config for the swap settings")
     opt.add_argument("--steps", type=int, help="proposed swaps per block (default: config, or 50M)")
     opt.add_argument("--steps-per-window", type=int, default=None)
     opt.add_argument("--seed", type=int, default=None, help="default: the config's seed, or 0")
@@ -53,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_init(args: argparse.Namespace) -> int:
     try:
-        config = load_topography_config(args.config)
+        config = load_topography_config(args.config, args.overrides)
         written = save_positions(args.out, initial_positions(config, seed=args.seed))
     except TopographyError as err:
         print(f"stdann positions init: {type(err).__name__}: {err}", file=sys.stderr)

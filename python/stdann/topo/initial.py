@@ -17,7 +17,7 @@ def initial_positions(
     """Retinotopic positions and precomputed neighbourhoods for the eight blocks."""
     rng = np.random.default_rng(config.seed if seed is None else seed)
     out = {}
-    for block, shape in unit_shapes(*config.clip).items():
+    for block, shape in unit_shapes(*config.clip, channels=config.width).items():
         sheet = config.sheets[block]
         coords = retinotopic_positions(shape, sheet.side_mm, config.jitter, rng)
         neighbourhoods = sample_neighbourhoods(

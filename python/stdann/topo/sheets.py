@@ -1,18 +1,19 @@
 """Cortical areas, their sheets, and which block of r3d_18 plays which area.
 
-Every number comes from a config file (configs/topography.yaml), never from
-code: the defaults there are the paper's, some known only second-hand.
+Every number comes from the experiment config's `topography` section
+(configs/paper.yaml and the configs built on it), never from code: the
+defaults there are the paper's, some known only second-hand.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from stdann.config import Config, ConfigError, load_config
 from stdann.model.backbone import BLOCK_NAMES
 from stdann.topo.errors import SheetConfigError
 
@@ -59,6 +60,8 @@ class TopographyConfig:
     swap_steps_per_window: int
     seed: int
     source: str = "<dict>"
+    #: Channels of layer1 (64 for r3d_18): with `clip`, it fixes each block's unit count.
+    width: int = 64
 
 
 def _need(d: dict[str, Any], key: str, where: str) -> Any:
@@ -138,15 +141,33 @@ def topography_config_from_dict(data: dict[str, Any], source: str = "<dict>") ->
     return cfg
 
 
-def load_topography_config(path: str | Path) -> TopographyConfig:
-    """Read a topography config (YAML)."""
+def topography_from_config(config: Config, source: str = "<config>") -> TopographyConfig:
+    """The topography of an experiment config: its `topography` section with the
+    clip shape, network width and seed it applies to."""
+    section = config.to_dict()["topography"]
+    section.pop("positions", None)
+    data = {
+        **section,
+        "clip": {
+            "frames": config.data.frames,
+            "height": config.data.size,
+            "width": config.data.size,
+        },
+        "seed": config.seed,
+    }
+    return dataclasses.replace(
+        topography_config_from_dict(data, source=source), width=config.model.width
+    )
+
+
+def load_topography_config(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+) -> TopographyConfig:
+    """The topography of an experiment config file (configs/paper.yaml and the
+    configs built on it), with `section.key=value` overrides applied."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise SheetConfigError(f"cannot read topography config '{path}': {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise SheetConfigError(f"'{path}' is not valid YAML: {err}") from None
-    return topography_config_from_dict(data, source=f"'{path}'")
+        config = load_config(path, overrides)
+    except ConfigError as err:
+        raise SheetConfigError(str(err)) from None
+    return topography_from_config(config, source=f"'{path}'")

@@ -1,0 +1,427 @@
+"""The experiment config: one typed tree of dataclasses, read from YAML.
+
+A config file may name a `base:` config (a path relative to itself) and set
+only what differs; `configs/paper.yaml` is the root that every shipped config
+builds on, and holds every default once. The dataclasses below have no
+defaults of their own, so a value never lives in two places: a key missing
+from the whole chain, an unknown key or a value of the wrong type is a
+`ConfigError` naming the key, raised before anything runs.
+
+Overrides from the command line are `section.key=value` strings whose value
+is parsed as YAML (`--set train.steps=200 --set topography.alpha=0`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used: unknown or missing key, wrong type, bad value."""
+
+
+@dataclass
+class AugmentConfig:
+    """Per-view augmentation of the native clip loader (its option names)."""
+
+    scale: tuple[float, float]
+    ratio: tuple[float, float]
+    flip_p: float
+    jitter_p: float
+    brightness: float
+    contrast: float
+    saturation: float
+    hue: float
+    grayscale_p: float
+    blur_p: float
+    blur_sigma: tuple[float, float]
+
+
+@dataclass
+class DataConfig:
+    root: str
+    frames: int
+    stride: int
+    size: int
+    views: int
+    threads: int | None
+    prefetch: int | None
+    augment: AugmentConfig
+    probe_videos: int
+
+
+@dataclass
+class ModelConfig:
+    width: int
+    head_hidden: list[int]
+    embedding_dim: int
+
+
+@dataclass
+class MocoConfig:
+    queue: int
+    momentum: float
+    momentum_final: float
+    temperature: float
+    symmetric: bool
+    mask_same_video: bool
+    batch_norm: str
+    bn_groups: int
+
+
+@dataclass
+class OptimConfig:
+    lr_per_64_clips: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    warmup_fraction: float
+
+
+@dataclass
+class TrainConfig:
+    steps: int
+    batch_size: int
+    device: str
+    precision: str
+    channels_last: bool
+    compile: bool
+    log_every: int
+    checkpoint_every: int
+    keep_checkpoints: int
+    probe_every: int
+    tensorboard: bool
+
+
+@dataclass
+class AreaConfig:
+    sheet_area_mm2: float
+    neighbourhood_width_mm: float
+    macaque_area_mm2: float | None = None
+
+
+@dataclass
+class SpatialLossConfig:
+    kind: str
+    neighbourhoods_per_step: int
+
+
+@dataclass
+class NeighbourhoodConfig:
+    per_block: int
+    max_units: int
+    min_fill: float
+
+
+@dataclass
+class PlacementConfig:
+    jitter: float
+
+
+@dataclass
+class SwapConfig:
+    steps: int
+    steps_per_window: int
+
+
+@dataclass
+class TopographyConfigSection:
+    areas: dict[str, AreaConfig]
+    blocks: dict[str, str]
+    alpha: float | dict[str, float]
+    spatial_loss: SpatialLossConfig
+    neighbourhoods: NeighbourhoodConfig
+    placement: PlacementConfig
+    swap: SwapConfig
+    positions: str | None
+
+
+@dataclass
+class GratingConfig:
+    directions: int
+    spatial_frequencies_cpd: list[float]
+    temporal_frequencies_hz: list[float]
+    phases_deg: list[float]
+    field_of_view_deg: float
+    frame_rate_hz: float
+
+
+@dataclass
+class RecipeConfig:
+    pretrain_steps: int
+    topographic_steps: int
+    init: str
+    gratings: GratingConfig
+
+
+@dataclass
+class Config:
+    seed: int
+    data: DataConfig
+    model: ModelConfig
+    moco: MocoConfig
+    optim: OptimConfig
+    train: TrainConfig
+    topography: TopographyConfigSection
+    recipe: RecipeConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (tuples as lists), as saved in run folders and checkpoints."""
+        return _plain(dataclasses.asdict(self))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+#: Keys that may differ between a checkpoint's config and the resuming run's.
+RUN_LENGTH_AND_LOGGING = frozenset(
+    {
+        "train.steps",
+        "train.log_every",
+        "train.checkpoint_every",
+        "train.keep_checkpoints",
+        "train.probe_every",
+        "train.tensorboard",
+        "data.threads",
+        "data.prefetch",
+    }
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """`value` checked against the annotation `tp`; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ConfigError(f"{key}: must be set, got null")
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _build(tp, value, key)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        ktp, vtp = typing.get_args(tp)
+        return {
+            _convert(k, ktp, f"{key}"): _convert(v, vtp, f"{key}.{k}") for k, v in value.items()
+        }
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        args = typing.get_args(tp)
+        if origin is tuple:
+            if len(value) != len(args):
+                raise ConfigError(f"{key}: expected {len(args)} values, got {value!r}")
+            return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return [_convert(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str) and value.strip().lower() in (".inf", "inf", "infinity"):
+            return float("inf")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]} (known in {prefix or 'the top level'}: "
+            f"{', '.join(sorted(known))})"
+        )
+    kwargs = {}
+    for f in fields(cls):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if f.name not in data:
+            if f.default is not dataclasses.MISSING:
+                continue
+            raise ConfigError(f"missing key {key}")
+        kwargs[f.name] = _convert(data[f.name], hints[f.name], key)
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, mappings merged key by key (lists and scalars replaced)."""
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in chain:
+        raise ConfigError(f"'{path}': base configs form a cycle")
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read config '{path}': {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"'{path}' is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{path}': expected a mapping at the top level")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return _merge(_read_yaml(path.parent / str(base), (*chain, path)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'a.b.c=value' as (['a', 'b', 'c'], value parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({err})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = _merge(data, {})
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    data = dict(data)
+    data.pop("base", None)
+    config = _build(Config, data, "")
+    validate(config)
+    return config
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """The config at `path` (with its base chain) and the overrides applied, checked."""
+    path = Path(path)
+    data = apply_overrides(_read_yaml(path), list(overrides))
+    try:
+        return config_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"'{path}': {err}") from None
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(c: Config) -> None:
+    """Values each section can be checked for on its own (not the data or positions)."""
+    d = c.data
+    _check(
+        d.frames >= 1 and d.stride >= 1 and d.size >= 16, "data: frames, stride >= 1, size >= 16"
+    )
+    _check(d.views >= 2, f"data.views: MoCo needs at least 2 views of a video, got {d.views}")
+    _check(d.probe_videos >= 0, "data.probe_videos must be >= 0")
+    _check(c.model.width >= 1 and c.model.embedding_dim >= 1, "model: width, embedding_dim >= 1")
+    m = c.moco
+    _check(m.queue >= 1, "moco.queue must be >= 1")
+    _check(0 <= m.momentum <= m.momentum_final <= 1, "moco: 0 <= momentum <= momentum_final <= 1")
+    _check(m.temperature > 0, "moco.temperature must be > 0")
+    _check(
+        m.batch_norm in ("shuffle", "sync", "plain"),
+        f"moco.batch_norm must be shuffle, sync or plain, got {m.batch_norm!r}",
+    )
+    _check(m.bn_groups >= 1, "moco.bn_groups must be >= 1")
+    o = c.optim
+    _check(o.lr_per_64_clips > 0 and o.weight_decay >= 0, "optim: lr > 0, weight_decay >= 0")
+    _check(0 <= o.warmup_fraction < 1, "optim.warmup_fraction must be in [0, 1)")
+    t = c.train
+    _check(t.steps >= 0 and t.batch_size >= 1, "train: steps >= 0, batch_size >= 1")
+    _check(
+        t.device in ("auto", "cpu", "cuda"), f"train.device: auto, cpu or cuda, not {t.device!r}"
+    )
+    _check(
+        t.precision in ("auto", "bf16", "fp32"),
+        f"train.precision: auto, bf16 or fp32, not {t.precision!r}",
+    )
+    _check(
+        min(t.log_every, t.checkpoint_every, t.keep_checkpoints) >= 1 and t.probe_every >= 0,
+        "train: log_every, checkpoint_every, keep_checkpoints >= 1; probe_every >= 0",
+    )
+    _check(
+        c.recipe.init in ("progressive", "scratch"),
+        f"recipe.init: progressive or scratch, not {c.recipe.init!r}",
+    )
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} as {'a.b': 1}."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two plain configs, run length and logging aside."""
+    fa, fb = flatten(a), flatten(b)
+    keys = sorted(set(fa) | set(fb))
+    return [k for k in keys if fa.get(k) != fb.get(k) and k not in RUN_LENGTH_AND_LOGGING]
