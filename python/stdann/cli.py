@@ -7,6 +7,7 @@ import sys
 
 from stdann.data import commands as data_commands
 from stdann.topo import commands as topo_commands
+from stdann.train import commands as train_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_commands.register(sub)
     topo_commands.register(sub)
+    train_commands.register(sub)
     return parser
 
 

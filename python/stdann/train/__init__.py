@@ -1,0 +1,6 @@
+"""Training: MoCo with the spatial loss, checkpoints, the recipe's stages."""
+
+from stdann.train.loop import NonFiniteLossError, TrainingError, TrainResult, train
+from stdann.train.recipe import run_recipe
+
+__all__ = ["NonFiniteLossError", "TrainResult", "TrainingError", "run_recipe", "train"]

@@ -1,0 +1,203 @@
+"""Checkpoints: atomic files that load with `torch.load(weights_only=True)`.
+
+A checkpoint is a file people share, so loading one must never run code: it
+holds only tensors, numbers, strings, lists and dicts (random states as
+tensors or plain numbers, the config as plain data). It is written to a
+temporary file in the run folder, flushed to disk, renamed over its name and
+the folder synced, so a run killed while writing leaves the previous
+checkpoints intact; the last `keep` are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stdann.model.moco import MoCo
+
+_NAME = re.compile(r"^step-(\d{9})\.pt$")
+FORMAT = "stdann-checkpoint-1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit the run."""
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call write(file) on a temporary file beside `path`, fsync, rename, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(Path(path), lambda f: f.write(text.encode()))
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return Path(folder) / f"step-{step:09d}.pt"
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every checkpoint in `folder`, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    found = list_checkpoints(folder)
+    return found[-1][1] if found else None
+
+
+def random_states(extra: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA random states as tensors and plain numbers."""
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state()
+    states: dict[str, Any] = {
+        "python": {"version": version, "state": list(internal), "gauss": gauss},
+        "numpy": {
+            "key": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    states.update(extra or {})
+    return states
+
+
+def set_random_states(states: dict[str, Any]) -> None:
+    p = states["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    n = states["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            n["key"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -> Path:
+    """Write `state` as the checkpoint of `step` and remove all but the last `keep`."""
+    path = checkpoint_path(folder, step)
+    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    for _, old in list_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint without running any code (`weights_only=True`)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"'{path}': no such checkpoint") from None
+    except Exception as err:  # truncated zip, pickled code, anything torch.load refuses
+        raise CheckpointError(f"'{path}': not a readable checkpoint ({err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}': not a stdann checkpoint (format {FORMAT})")
+    return state
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def moco_state(moco: MoCo) -> dict[str, Any]:
+    """Both encoders (backbone and head) and the queue with its videos and pointer."""
+    return {
+        "encoder_q": moco.query_encoder().state_dict(),
+        "encoder_k": moco.encoder_k.state_dict(),
+        "queue": moco.queue,
+        "queue_videos": moco.queue_videos,
+        "queue_ptr": moco.queue_ptr,
+    }
+
+
+def load_moco_state(moco: MoCo, state: dict[str, Any], source: str) -> None:
+    try:
+        moco.query_encoder().load_state_dict(state["encoder_q"])
+        moco.encoder_k.load_state_dict(state["encoder_k"])
+        if state["queue"].shape != moco.queue.shape:
+            raise CheckpointError(
+                f"{source}: queue of shape {tuple(state['queue'].shape)}, the model's is "
+                f"{tuple(moco.queue.shape)}"
+            )
+        moco.queue.copy_(state["queue"])
+        moco.queue_videos.copy_(state["queue_videos"])
+        moco.queue_ptr.copy_(state["queue_ptr"])
+    except (KeyError, RuntimeError) as err:
+        if isinstance(err, CheckpointError):
+            raise
+        raise CheckpointError(f"{source}: does not fit this model ({err})") from None
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or the latest checkpoint of a run folder (or of its last stage)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    for folder in (path / "checkpoints", *sorted(path.glob("*/checkpoints"), reverse=True)):
+        found = latest_checkpoint(folder)
+        if found is not None:
+            return found
+    raise CheckpointError(f"'{path}': no checkpoint file, and no run folder with checkpoints")
+
+
+def backbone_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
+    """(backbone, config) of a checkpoint: the query encoder's r3d_18 with its
+    trained weights (batch-norm groups and SyncBN load as plain BatchNorm3d)."""
+    from stdann.config import ConfigError, config_from_dict
+    from stdann.model.moco import Encoder
+
+    state = load_checkpoint(path, map_location)
+    try:
+        config = config_from_dict(state["config"])
+    except (KeyError, ConfigError) as err:
+        raise CheckpointError(f"'{path}': its config cannot be read ({err})") from None
+    encoder = Encoder(config.model.width, config.model.head_hidden, config.model.embedding_dim)
+    try:
+        encoder.load_state_dict(state["moco"]["encoder_q"])
+    except (KeyError, RuntimeError) as err:
+        raise CheckpointError(
+            f"'{path}': not an r3d_18 MoCo checkpoint of this stdann ({err})"
+        ) from None
+    return encoder.backbone, config

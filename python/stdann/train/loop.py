@@ -1,0 +1,521 @@
+"""The training loop: MoCo's InfoNCE plus the spatial loss, one readable function.
+
+    total = InfoNCE(queries, keys, queue) + sum_b alpha_b SL_b
+
+One call of `train` runs (or resumes) one stage in one run folder:
+
+    RUN/config.yaml         the resolved config
+    RUN/checkpoints/        step-NNNNNNNNN.pt, the last few, written atomically
+    RUN/metrics.jsonl       one JSON record per log interval and per probe
+    RUN/positions/          retinotopic positions, when the config asks for them
+    RUN/tensorboard/        the same numbers for TensorBoard
+    RUN/finished.json       written last: the stage is complete
+
+It runs the same on one CPU, one GPU and under torchrun (one process per
+GPU, torch.distributed initialised from torchrun's environment).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from stdann.config import Config, config_differences
+from stdann.data import VideoClipLoader, VideoError
+from stdann.model.backbone import BLOCK_NAMES, unit_shapes
+from stdann.model.inputs import clips_to_input
+from stdann.model.moco import MoCo, momentum_at
+from stdann.topo import (
+    SpatialLoss,
+    TopographyError,
+    initial_positions,
+    load_positions,
+    positions_path,
+    save_positions,
+)
+from stdann.topo.sheets import topography_from_config
+from stdann.train.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    file_sha256,
+    latest_checkpoint,
+    load_checkpoint,
+    load_moco_state,
+    moco_state,
+    random_states,
+    save_checkpoint,
+    set_random_states,
+)
+from stdann.train.probe import ProbeSet, knn_probe
+
+log = logging.getLogger("stdann.train")
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or go on: bad data, positions or config."""
+
+
+class NonFiniteLossError(TrainingError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    checkpoint: Path | None
+    finished: bool
+
+
+# ---- set-up ---------------------------------------------------------------
+
+
+def distributed_context() -> tuple[int, int, int]:
+    """(rank, world size, local world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return 0, 1, 1
+
+
+def pick_device(config: Config) -> torch.device:
+    want = config.train.device
+    if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise TrainingError("train.device is cuda but no CUDA device is available")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def resolve_videos(root: str) -> list[Path]:
+    """The training videos: the built-in corpus, or every video under a folder."""
+    from stdann.data.commands import find_videos
+
+    if root == "builtin":
+        from stdann.data import builtin_corpus
+
+        return builtin_corpus()
+    path = Path(root).expanduser()
+    try:
+        videos = find_videos(path)
+    except FileNotFoundError:
+        raise TrainingError(f"data.root '{path}': no such folder") from None
+    if not videos:
+        raise TrainingError(f"data.root '{path}': no video files in it")
+    return videos
+
+
+def block_alpha(config: Config) -> dict[str, float]:
+    a = config.topography.alpha
+    return dict(a) if isinstance(a, dict) else dict.fromkeys(BLOCK_NAMES, float(a))
+
+
+def parameter_groups(module: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on convolution and linear weights only: none on batch-norm
+    parameters and biases (rho-MoCo, TDANN)."""
+    decay, no_decay = [], []
+    for p in module.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def lr_factor(step: int, total: int, warmup_fraction: float) -> float:
+    """Linear warm-up over the first fraction of the run, then cosine decay to 0."""
+    warmup = int(total * warmup_fraction)
+    if step < warmup:
+        return (step + 1) / warmup
+    rest = max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / rest)))
+
+
+def build_moco(config: Config, world: int) -> MoCo:
+    m = config.moco
+    return MoCo(
+        width=config.model.width,
+        head_hidden=config.model.head_hidden,
+        embedding_dim=config.model.embedding_dim,
+        queue_size=m.queue,
+        temperature=m.temperature,
+        symmetric=m.symmetric,
+        mask_same_video=m.mask_same_video,
+        bn_groups=m.bn_groups if m.batch_norm == "shuffle" else 1,
+        shuffle_keys=m.batch_norm == "shuffle",
+        sync_batch_norm=m.batch_norm == "sync" and world > 1,
+    )
+
+
+def _positions_for(
+    config: Config, out: Path, positions: Path | None, rank: int
+) -> tuple[dict, dict[str, str]]:
+    """The positions of every block with alpha > 0, and their files' hashes."""
+    alpha = block_alpha(config)
+    active = [b for b in BLOCK_NAMES if alpha.get(b, 0.0) > 0]
+    if not active:
+        return {}, {}
+    folder = positions or (
+        Path(config.topography.positions) if config.topography.positions else None
+    )
+    if folder is None:
+        folder = out / "positions"
+        if rank == 0 and not all(positions_path(folder, b).exists() for b in BLOCK_NAMES):
+            save_positions(folder, initial_positions(topography_from_config(config)))
+        if dist.is_initialized():
+            dist.barrier()
+    shapes = unit_shapes(
+        config.data.frames, config.data.size, config.data.size, channels=config.model.width
+    )
+    try:
+        loaded = load_positions(folder, {b: shapes[b] for b in active})
+    except TopographyError as err:
+        raise TrainingError(f"positions: {err}") from None
+    hashes = {b: file_sha256(positions_path(folder, b)) for b in active}
+    return loaded, hashes
+
+
+# ---- the loop -------------------------------------------------------------
+
+
+def train(
+    config: Config,
+    out: str | Path,
+    *,
+    resume: bool = True,
+    init_weights: str | Path | None = None,
+    positions: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or resume) one stage into run folder `out`; see the module docstring."""
+    out = Path(out)
+    rank, world, local_world = distributed_context()
+    device = pick_device(config)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True
+    bf16 = config.train.precision == "bf16" or (
+        config.train.precision == "auto" and device.type == "cuda"
+    )
+    d, t = config.data, config.train
+
+    # Everything that can be wrong is checked before the first step.
+    checkpoint_dir = out / "checkpoints"
+    resume_from = latest_checkpoint(checkpoint_dir) if resume else None
+    if not resume and latest_checkpoint(checkpoint_dir) is not None:
+        raise TrainingError(f"'{out}' already holds checkpoints: resume, or use another folder")
+    saved = None
+    if resume_from is not None:
+        saved = load_checkpoint(resume_from)
+        changed = config_differences(saved["config"], config.to_dict())
+        if changed:
+            raise CheckpointError(
+                f"'{resume_from}': the config differs in {', '.join(changed)}; only run "
+                "length and logging may change when resuming"
+            )
+    videos = resolve_videos(d.root)
+    clips_per_step = t.batch_size * d.views * world
+    if config.moco.queue % clips_per_step:
+        raise TrainingError(
+            f"moco.queue {config.moco.queue} is not a multiple of the keys enqueued per step "
+            f"(batch {t.batch_size} x views {d.views} x ranks {world} = {clips_per_step})"
+        )
+    if config.moco.batch_norm == "shuffle" and (t.batch_size * d.views) % config.moco.bn_groups:
+        raise TrainingError(
+            f"moco.bn_groups {config.moco.bn_groups} does not divide the {t.batch_size * d.views} "
+            "clips of a batch"
+        )
+    threads = d.threads or max(1, (os.cpu_count() or 1) // local_world)
+    loader = VideoClipLoader(
+        videos,
+        frames=d.frames,
+        stride=d.stride,
+        size=d.size,
+        views=d.views,
+        batch_size=t.batch_size,
+        threads=threads,
+        seed=config.seed,
+        rank=rank,
+        world_size=world,
+        augment=config.to_dict()["data"]["augment"],
+        prefetch=d.prefetch,
+    )
+    per_epoch = len(loader)
+    if per_epoch == 0:
+        raise TrainingError(
+            f"{len(videos)} videos make no batch of {t.batch_size} per rank on {world} rank(s)"
+        )
+    keys_per_epoch = per_epoch * clips_per_step
+    if config.moco.queue > keys_per_epoch and rank == 0:
+        log.warning(
+            "the queue (%d) is longer than the keys one epoch makes (%d): it holds several keys "
+            "of each video%s",
+            config.moco.queue,
+            keys_per_epoch,
+            ", masked as negatives" if config.moco.mask_same_video else " AMONG THE NEGATIVES",
+        )
+
+    torch.manual_seed(config.seed)
+    moco = build_moco(config, world).to(device)
+    if init_weights is not None and saved is None:
+        load_moco_state(moco, load_checkpoint(init_weights, device)["moco"], f"'{init_weights}'")
+    block_positions, position_hashes = _positions_for(
+        config, out, Path(positions) if positions else None, rank
+    )
+    spatial = None
+    if block_positions:
+        spatial = SpatialLoss(
+            moco.query_encoder().backbone,
+            block_positions,
+            block_alpha(config),
+            kind=config.topography.spatial_loss.kind,
+            neighbourhoods_per_step=config.topography.spatial_loss.neighbourhoods_per_step,
+            seed=config.seed,
+        )
+    moco.check_key_encoder()
+    if world > 1:
+        moco.encoder_q = DistributedDataParallel(
+            moco.encoder_q,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False,
+        )
+    lr = config.optim.lr_per_64_clips * clips_per_step / 64
+    optimizer = torch.optim.SGD(
+        parameter_groups(moco.query_encoder(), config.optim.weight_decay),
+        lr=lr,
+        momentum=config.optim.momentum,
+        nesterov=config.optim.nesterov,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, t.steps, config.optim.warmup_fraction)
+    )
+    step = 0
+    if saved is not None:
+        load_moco_state(moco, saved["moco"], f"'{resume_from}'")
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if saved["position_hashes"] != position_hashes:
+            raise CheckpointError(
+                f"'{resume_from}': trained on other positions than the run's "
+                f"({sorted(saved['position_hashes'])} vs {sorted(position_hashes)})"
+            )
+        states = saved["random_states"][rank]
+        set_random_states(states)
+        if spatial is not None:
+            spatial._generator.set_state(states["neighbourhoods"])
+        step = int(saved["step"])
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", config.to_yaml())
+
+    probe = None
+    if t.probe_every and d.probe_videos and rank == 0:
+        probe = ProbeSet(videos[: d.probe_videos], d.frames, d.stride, d.size)
+    writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None
+    metrics = open(out / "metrics.jsonl", "a") if rank == 0 else None
+    chance = math.log(config.moco.queue + 1)
+
+    def checkpoint() -> Path | None:
+        states = random_states(
+            {"neighbourhoods": spatial._generator.get_state()} if spatial is not None else None
+        )
+        all_states = [None] * world
+        if world > 1:
+            dist.all_gather_object(all_states, states)
+        else:
+            all_states = [states]
+        path = None
+        if rank == 0:
+            path = save_checkpoint(
+                checkpoint_dir,
+                step,
+                {
+                    "moco": moco_state(moco),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "epoch": step // per_epoch,
+                    "batch": step % per_epoch,
+                    "random_states": all_states,
+                    "config": config.to_dict(),
+                    "position_hashes": position_hashes,
+                },
+                t.keep_checkpoints,
+            )
+        if world > 1:
+            dist.barrier()
+        return path
+
+    def record(entry: dict[str, Any]) -> None:
+        if metrics is None:
+            return
+        metrics.write(json.dumps(entry) + "\n")
+        metrics.flush()
+        if writer is not None:
+            for k, v in entry.items():
+                if k != "step" and isinstance(v, int | float):
+                    writer.add_scalar(k, v, entry["step"])
+
+    bar = None
+    if progress and rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=t.steps, initial=step, unit="step", desc=f"train {out.name}")
+    last_path = None
+    window = _Window()
+    moco.train()
+    try:
+        if step == 0 and probe is not None:
+            record({"step": 0, "knn_same_video": knn_probe(_backbone(moco), probe, device)})
+        while step < t.steps:
+            epoch, first = divmod(step, per_epoch)
+            batches = loader.iter_batches(epoch, start=first)
+            waited_since = time.perf_counter()
+            for batch in batches:
+                if step >= t.steps:
+                    break
+                window.wait += time.perf_counter() - waited_since
+                x = clips_to_input(batch.clips, device)
+                videos_of = batch.videos.to(device, non_blocking=True)
+                moco.momentum_update(
+                    momentum_at(step, t.steps, config.moco.momentum, config.moco.momentum_final)
+                )
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    if spatial is not None:
+                        with spatial.collect():
+                            contrastive, stats = moco(x, videos_of, d.views)
+                    else:
+                        contrastive, stats = moco(x, videos_of, d.views)
+                spatial_loss = (
+                    spatial.loss() if spatial is not None else torch.zeros((), device=device)
+                )
+                total = contrastive + spatial_loss.to(contrastive.device)
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                if not bool(torch.isfinite(total)):
+                    raise NonFiniteLossError(
+                        f"step {step + 1}: the loss is {float(total)} (contrastive "
+                        f"{float(contrastive)}, spatial {float(spatial_loss)}); stopped with the "
+                        f"last good checkpoint kept in '{checkpoint_dir}'"
+                    )
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                window.add(contrastive, spatial_loss, stats, len(x) * world)
+                if bar is not None:
+                    bar.update(1)
+                if step % t.log_every == 0 or step == t.steps:
+                    entry = window.flush(step, scheduler.get_last_lr()[0], chance)
+                    if spatial is not None and rank == 0:
+                        with torch.no_grad():
+                            per_block = spatial.block_losses()
+                        entry.update({f"spatial_{b}": float(v) for b, v in per_block.items()})
+                    record(entry)
+                    if bar is not None:
+                        bar.set_postfix(
+                            loss=f"{entry['loss']:.3f}/{chance:.2f}",
+                            spatial=f"{entry['spatial_loss']:.3f}",
+                            lr=f"{entry['lr']:.3g}",
+                            clips_s=f"{entry['clips_per_s']:.0f}",
+                            wait=f"{entry['data_wait']:.0%}",
+                        )
+                if (
+                    probe is not None
+                    and t.probe_every
+                    and (step % t.probe_every == 0 or step == t.steps)
+                ):
+                    record(
+                        {"step": step, "knn_same_video": knn_probe(_backbone(moco), probe, device)}
+                    )
+                if step % t.checkpoint_every == 0 or step == t.steps:
+                    last_path = checkpoint()
+                waited_since = time.perf_counter()
+    except VideoError as err:
+        raise TrainingError(f"no usable training data: {err}") from None
+    finally:
+        loader.close()
+        if bar is not None:
+            bar.close()
+        if metrics is not None:
+            metrics.close()
+        if writer is not None:
+            writer.close()
+        if spatial is not None:
+            spatial.remove()
+    if last_path is None and rank == 0:
+        last_path = latest_checkpoint(checkpoint_dir)
+    if rank == 0:
+        atomic_write_text(
+            out / "finished.json",
+            json.dumps({"step": step, "checkpoint": last_path.name if last_path else None}) + "\n",
+        )
+    return TrainResult(step=step, checkpoint=last_path, finished=True)
+
+
+def _backbone(moco: MoCo) -> torch.nn.Module:
+    return moco.query_encoder().backbone
+
+
+def _tensorboard(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("tensorboard is not installed: metrics go to metrics.jsonl only")
+        return None
+    return SummaryWriter(str(folder))
+
+
+class _Window:
+    """Running sums over one log interval; numbers leave the device only at flush."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.start = time.perf_counter()
+        self.wait = 0.0
+        self.steps = 0
+        self.clips = 0
+        self.sums: dict[str, torch.Tensor] = {}
+
+    def add(
+        self,
+        contrastive: torch.Tensor,
+        spatial: torch.Tensor,
+        stats: dict[str, torch.Tensor],
+        clips: int,
+    ) -> None:
+        values = {"loss": contrastive.detach(), "spatial_loss": spatial.detach(), **stats}
+        for k, v in values.items():
+            v = v.float()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v
+        self.steps += 1
+        self.clips += clips
+
+    def flush(self, step: int, lr: float, chance: float) -> dict[str, Any]:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        entry: dict[str, Any] = {"step": step}
+        entry.update({k: float(v) / max(1, self.steps) for k, v in self.sums.items()})
+        entry.update(
+            {
+                "chance": chance,
+                "lr": lr,
+                "clips_per_s": self.clips / elapsed,
+                "data_wait": min(1.0, self.wait / elapsed),
+            }
+        )
+        self.reset()
+        return entry

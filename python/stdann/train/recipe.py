@@ -1,0 +1,176 @@
+"""The paper's training recipe as one resumable pipeline of four stages.
+
+    RUN/1-pretrain      train with the contrastive loss alone (alpha = 0)
+    RUN/2-positions     retinotopic positions of every block
+    RUN/3-swap          the stage-1 model's responses to drifting gratings, and
+                        positions swap-optimised on them (TDANN's pre-optimisation)
+    RUN/4-topographic   train with both losses on the optimised positions:
+                        from the stage-1 weights (recipe.init: progressive, the
+                        paper's way, second-hand) or from scratch (TDANN's way)
+
+A stage is finished when its folder holds `finished.json` (written last,
+atomically); a rerun skips finished stages and resumes a killed training
+stage from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stdann.config import Config, apply_overrides, config_from_dict
+from stdann.model.backbone import BLOCK_NAMES
+from stdann.topo import (
+    BlockPositions,
+    initial_positions,
+    positions_path,
+    save_positions,
+    swap_optimize,
+)
+from stdann.topo.sheets import topography_from_config
+from stdann.train.checkpoint import atomic_write_text, backbone_from_checkpoint
+from stdann.train.loop import pick_device, train
+
+log = logging.getLogger("stdann.recipe")
+
+STAGES = ("1-pretrain", "2-positions", "3-swap", "4-topographic")
+
+
+def stage_config(config: Config, overrides: list[str]) -> Config:
+    return config_from_dict(apply_overrides(config.to_dict(), overrides))
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / "finished.json").is_file()
+
+
+def _finish(folder: Path, **info) -> None:
+    atomic_write_text(folder / "finished.json", json.dumps(info) + "\n")
+
+
+def final_checkpoint(folder: Path) -> Path:
+    info = json.loads((folder / "finished.json").read_text())
+    return folder / "checkpoints" / info["checkpoint"]
+
+
+def grating_stimuli(config: Config):
+    """The drifting gratings of the recipe's config, at the model's clip size."""
+    from stdann.stimuli import drifting_gratings
+
+    g = config.recipe.gratings
+    return drifting_gratings(
+        frames=config.data.frames,
+        size=config.data.size,
+        directions=g.directions,
+        spatial_frequencies_cpd=tuple(g.spatial_frequencies_cpd),
+        temporal_frequencies_hz=tuple(g.temporal_frequencies_hz),
+        phases_deg=tuple(g.phases_deg),
+        field_of_view_deg=g.field_of_view_deg,
+        frame_rate_hz=g.frame_rate_hz,
+        blank=True,
+    )
+
+
+def write_grating_responses(
+    checkpoint: Path, out: Path, device: torch.device | None = None, batch_size: int = 16
+) -> list[Path]:
+    """Each block's time-averaged responses to the checkpoint's gratings, as BLOCK.npy."""
+    from stdann.model.recording import record_block_responses, save_block_responses
+
+    backbone, config = backbone_from_checkpoint(checkpoint)
+    device = device or pick_device(config)
+    stimuli = grating_stimuli(config)
+    responses = record_block_responses(
+        backbone.to(device),
+        stimuli.clips,
+        BLOCK_NAMES,
+        batch_size=batch_size,
+        device=device,
+        progress=True,
+    )
+    return save_block_responses(out, responses, stimuli)
+
+
+def run_recipe(
+    config: Config, out: str | Path, *, progress: bool = True, on_stage: Callable | None = None
+) -> Path:
+    """Run every unfinished stage of the recipe into `out`; returns the final stage's folder."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", config.to_yaml())
+    folders = {s: out / s for s in STAGES}
+
+    def announce(stage: str, skipped: bool) -> None:
+        log.info("stage %s: %s", stage, "finished already" if skipped else "running")
+        if on_stage is not None:
+            on_stage(stage, skipped)
+
+    # 1. Contrastive loss alone.
+    stage = STAGES[0]
+    announce(stage, is_finished(folders[stage]))
+    if not is_finished(folders[stage]):
+        pre = stage_config(
+            config, [f"train.steps={config.recipe.pretrain_steps}", "topography.alpha=0"]
+        )
+        train(pre, folders[stage], resume=True, progress=progress)
+    pretrained = final_checkpoint(folders[stage])
+
+    # 2. Retinotopic positions.
+    stage = STAGES[1]
+    announce(stage, is_finished(folders[stage]))
+    if not is_finished(folders[stage]):
+        save_positions(folders[stage], initial_positions(topography_from_config(config)))
+        _finish(folders[stage])
+
+    # 3. Grating responses of the stage-1 model; positions swap-optimised on them.
+    stage = STAGES[2]
+    announce(stage, is_finished(folders[stage]))
+    if not is_finished(folders[stage]):
+        responses_dir = folders[stage] / "responses"
+        write_grating_responses(pretrained, responses_dir)
+        optimised = {}
+        for block in BLOCK_NAMES:
+            positions = BlockPositions.load(positions_path(folders[STAGES[1]], block))
+            responses = np.load(responses_dir / f"{block}.npy")
+            optimised[block], stats = swap_optimize(
+                responses,
+                positions,
+                steps=config.topography.swap.steps,
+                steps_per_window=config.topography.swap.steps_per_window,
+                max_units=config.topography.neighbourhoods.max_units,
+                seed=config.seed,
+                # Units of a network that never respond (dead ReLUs) are
+                # uncorrelated with everything; they are not an error here.
+                allow_constant_units=True,
+                progress=progress,
+                source=f"'{responses_dir / (block + '.npy')}'",
+            )
+            log.info(
+                "%s: %d of %d swaps accepted",
+                block,
+                stats["swaps_accepted"],
+                stats["steps_done"],
+            )
+        save_positions(folders[stage] / "positions", optimised)
+        _finish(folders[stage])
+
+    # 4. Both losses on the optimised positions.
+    stage = STAGES[3]
+    announce(stage, is_finished(folders[stage]))
+    if not is_finished(folders[stage]):
+        topo = stage_config(config, [f"train.steps={config.recipe.topographic_steps}"])
+        train(
+            topo,
+            folders[stage],
+            resume=True,
+            init_weights=pretrained if config.recipe.init == "progressive" else None,
+            positions=folders[STAGES[2]] / "positions",
+            progress=progress,
+        )
+    _finish(out, final=STAGES[3])
+    return folders[STAGES[3]]
