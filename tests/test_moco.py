@@ -144,7 +144,7 @@ def test_key_encoder_with_hooks_is_refused():
 def test_forward_enqueues_every_view_with_its_video():
     moco = small_moco(bn_groups=2, queue_size=16)
     x = torch.randn(8, 3, 2, 16, 16)  # 4 samples x 2 views
-    loss, stats = moco(x, torch.tensor([3, 4, 5, 6]), views=2)
+    loss, _ = moco(x, torch.tensor([3, 4, 5, 6]), views=2)
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert moco.queue_videos[:8].tolist() == [3, 4, 5, 6, 3, 4, 5, 6]
     assert int(moco.queue_ptr) == 8

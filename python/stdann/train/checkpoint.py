@@ -76,7 +76,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 def random_states(extra: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     """Python, NumPy, torch CPU and CUDA random states as tensors and plain numbers."""
     version, internal, gauss = random.getstate()
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the legacy global state is what is saved)
     states: dict[str, Any] = {
         "python": {"version": version, "state": list(internal), "gauss": gauss},
         "numpy": {
@@ -96,7 +96,7 @@ def set_random_states(states: dict[str, Any]) -> None:
     p = states["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
     n = states["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002
         (
             "MT19937",
             n["key"].numpy().astype(np.uint32),
