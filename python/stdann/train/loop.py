@@ -74,6 +74,8 @@ class TrainResult:
     step: int
     checkpoint: Path | None
     finished: bool
+    #: The trained model (query and key encoders, queue), on its device.
+    moco: MoCo
 
 
 # ---- set-up ---------------------------------------------------------------
@@ -462,7 +464,7 @@ def train(
             out / "finished.json",
             json.dumps({"step": step, "checkpoint": last_path.name if last_path else None}) + "\n",
         )
-    return TrainResult(step=step, checkpoint=last_path, finished=True)
+    return TrainResult(step=step, checkpoint=last_path, finished=True, moco=moco)
 
 
 def _backbone(moco: MoCo) -> torch.nn.Module:

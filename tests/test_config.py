@@ -1,0 +1,90 @@
+"""The experiment config: base chains, overrides, typed errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stdann.config import (
+    ConfigError,
+    config_differences,
+    load_config,
+)
+from stdann.topo.sheets import topography_from_config
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def write(tmp_path: Path, data: dict, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"base": str(CONFIGS / "paper.yaml"), **data}))
+    return path
+
+
+def test_every_shipped_config_loads():
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        config = load_config(path)
+        assert config.data.views >= 2
+
+
+def test_base_chain_and_overrides_apply_in_order(tmp_path):
+    path = write(tmp_path, {"train": {"steps": 7}, "model": {"width": 16}})
+    config = load_config(path, ["train.steps=9", "topography.alpha={layer3.1: 0.5}"])
+    assert config.train.steps == 9
+    assert config.model.width == 16
+    # Untouched values come from the base.
+    assert config.moco.queue == load_config(CONFIGS / "paper.yaml").moco.queue
+    assert config.topography.alpha == {"layer3.1": 0.5}
+    assert config.data.augment.scale == (0.2, 0.766)
+
+
+def test_unknown_key_missing_key_and_wrong_type_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key train\.stepz"):
+        load_config(write(tmp_path, {"train": {"stepz": 3}}))
+    with pytest.raises(ConfigError, match=r"train\.steps: expected an integer, got 'many'"):
+        load_config(CONFIGS / "paper.yaml", ["train.steps=many"])
+    with pytest.raises(ConfigError, match=r"moco\.symmetric: expected true or false"):
+        load_config(CONFIGS / "paper.yaml", ["moco.symmetric=1"])
+    with pytest.raises(ConfigError, match=r"data\.augment\.scale: expected 2 values"):
+        load_config(CONFIGS / "paper.yaml", ["data.augment.scale=[0.2]"])
+    alone = tmp_path / "alone.yaml"
+    alone.write_text("seed: 1\n")
+    with pytest.raises(ConfigError, match="missing key data"):
+        load_config(alone)
+    with pytest.raises(ConfigError, match="not of the form"):
+        load_config(CONFIGS / "paper.yaml", ["train.steps"])
+    with pytest.raises(ConfigError, match="moco.batch_norm"):
+        load_config(CONFIGS / "paper.yaml", ["moco.batch_norm=magic"])
+
+
+def test_base_cycle_is_an_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_saved_config_round_trips(tmp_path):
+    config = load_config(CONFIGS / "tiny.yaml")
+    path = tmp_path / "saved.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(path) == config
+
+
+def test_differences_ignore_run_length_and_logging():
+    a = load_config(CONFIGS / "tiny.yaml").to_dict()
+    b = load_config(CONFIGS / "tiny.yaml", ["train.steps=5", "train.log_every=1"]).to_dict()
+    assert config_differences(a, b) == []
+    c = load_config(CONFIGS / "tiny.yaml", ["moco.temperature=0.2", "seed=3"]).to_dict()
+    assert config_differences(a, c) == ["moco.temperature", "seed"]
+
+
+def test_topography_section_drives_the_sheets_and_unit_shapes():
+    config = load_config(CONFIGS / "tiny.yaml")
+    topo = topography_from_config(config)
+    assert topo.clip == (config.data.frames, config.data.size, config.data.size)
+    assert topo.width == config.model.width
+    assert topo.sheets["layer1.0"].neighbourhood_width_mm == 0.1
+    assert topo.sheets["layer3.1"].area == "MT"

@@ -1,0 +1,115 @@
+"""Two processes on the CPU with the gloo backend: one queue for all ranks, in
+rank order and equal everywhere; shuffle BN across ranks; exact resume."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from stdann.config import load_config
+from stdann.model.moco import MoCo
+from stdann.train import train
+from stdann.train.checkpoint import load_checkpoint
+from train_fixtures import CONFIGS, MICRO, micro_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _environment(rank: int, world: int, port: int) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+    )
+    torch.set_num_threads(1)
+
+
+def _queue_worker(rank: int, world: int, port: int) -> None:
+    _environment(rank, world, port)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        moco = MoCo(
+            width=2,
+            head_hidden=[8],
+            embedding_dim=4,
+            queue_size=16,
+            temperature=0.2,
+        )
+        torch.manual_seed(100 + rank)  # each rank its own clips
+        x = torch.randn(4, 3, 2, 16, 16)  # 2 samples x 2 views
+        videos = torch.tensor([10 * rank, 10 * rank + 1])
+        moco(x, videos, views=2)
+        # Keys of both ranks, rank 0's first, each rank's in view-major order.
+        assert moco.queue_videos[:8].tolist() == [0, 1, 0, 1, 10, 11, 10, 11]
+        assert int(moco.queue_ptr) == 8
+        queues = [torch.empty_like(moco.queue) for _ in range(world)]
+        dist.all_gather(queues, moco.queue)
+        assert all(torch.equal(q, queues[0]) for q in queues)
+        # Shuffle BN across ranks returns every key to its own clip: in eval
+        # mode (no batch statistics) the shuffled keys equal the plain ones.
+        moco.encoder_k.eval()
+        plain = torch.nn.functional.normalize(moco.encoder_k(x).float(), dim=1)
+        assert torch.allclose(moco._keys(x), plain, atol=1e-6)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_share_one_queue_in_rank_order():
+    mp.spawn(_queue_worker, args=(2, free_port()), nprocs=2, join=True)
+
+
+def _train_worker(rank: int, world: int, port: int, overrides: list[str], out: str) -> None:
+    _environment(rank, world, port)
+    try:
+        result = train(load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False)
+        queues = [torch.empty_like(result.moco.queue) for _ in range(world)]
+        dist.all_gather(queues, result.moco.queue)
+        assert all(torch.equal(q, queues[0]) for q in queues)
+        videos = [torch.empty_like(result.moco.queue_videos) for _ in range(world)]
+        dist.all_gather(videos, result.moco.queue_videos)
+        assert all(torch.equal(v, videos[0]) for v in videos)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_two_process_run_resumes_exactly(tmp_path):
+    corpus = micro_corpus(tmp_path / "videos")
+    base = [*MICRO, f"data.root={corpus}", "train.probe_every=0"]
+
+    def run(steps: int, out: str) -> None:
+        mp.spawn(
+            _train_worker,
+            args=(2, free_port(), [*base, f"train.steps={steps}"], out),
+            nprocs=2,
+            join=True,
+        )
+
+    run(4, str(tmp_path / "straight"))
+    run(2, str(tmp_path / "resumed"))
+    run(4, str(tmp_path / "resumed"))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "step-000000004.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "step-000000004.pt")
+    assert len(a["random_states"]) == 2  # each rank's random states
+    for part in ("encoder_q", "encoder_k"):
+        for k, v in a["moco"][part].items():
+            assert torch.equal(v, b["moco"][part][k]), (part, k)
+    for k in ("queue", "queue_videos", "queue_ptr"):
+        assert torch.equal(a["moco"][k], b["moco"][k]), k
+    # Both ranks' keys are in the queue: 8 videos, all of them seen.
+    assert set(a["moco"]["queue_videos"].tolist()) == set(range(8))

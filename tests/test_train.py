@@ -1,0 +1,195 @@
+"""Training: exact resume, atomic checkpoints, the NaN guard, bad input, export."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from stdann.cli import main as stdann_main
+from stdann.config import ConfigError, load_config
+from stdann.model.moco import MoCo
+from stdann.train import NonFiniteLossError, TrainingError, train
+from stdann.train.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from train_fixtures import CONFIGS, MICRO, micro_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return micro_corpus(tmp_path_factory.mktemp("micro"))
+
+
+def micro(corpus, *extra: str):
+    return load_config(CONFIGS / "tiny.yaml", [*MICRO, f"data.root={corpus}", *extra])
+
+
+def params(moco: MoCo) -> dict[str, torch.Tensor]:
+    state = {f"q.{k}": v for k, v in moco.query_encoder().state_dict().items()}
+    state.update({f"k.{k}": v for k, v in moco.encoder_k.state_dict().items()})
+    state.update(queue=moco.queue, queue_videos=moco.queue_videos)
+    return state
+
+
+def test_resume_is_bit_identical_to_a_straight_run(corpus, tmp_path):
+    """2N steps straight equal N steps, a stop, a resume and N more, on the CPU
+    (the spatial loss on, so its neighbourhood generator is restored too; one
+    epoch is 2 steps, so the resume also crosses epochs)."""
+    straight = train(micro(corpus, "train.steps=6"), tmp_path / "a", progress=False)
+    first = train(micro(corpus, "train.steps=3"), tmp_path / "b", progress=False)
+    assert first.step == 3
+    resumed = train(micro(corpus, "train.steps=6"), tmp_path / "b", progress=False)
+    assert resumed.step == 6
+    a, b = params(straight.moco), params(resumed.moco)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [s for s, _ in list_checkpoints(tmp_path / "b" / "checkpoints")] == [4, 6]
+    metrics = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").open()]
+    logged = [m for m in metrics if "loss" in m]
+    assert [m["step"] for m in logged] == [1, 2, 3, 4, 5, 6]
+    for m in logged:
+        assert m["chance"] == pytest.approx(torch.log(torch.tensor(33.0)).item())
+        assert 0 <= m["data_wait"] <= 1 and m["clips_per_s"] > 0
+        assert "spatial_layer3.1" in m
+    assert any("knn_same_video" in m for m in metrics)
+
+
+def test_resume_refuses_a_changed_config(corpus, tmp_path):
+    train(micro(corpus, "train.steps=2"), tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match=r"differs in moco\.temperature"):
+        train(micro(corpus, "train.steps=4", "moco.temperature=0.3"), tmp_path, progress=False)
+    with pytest.raises(TrainingError, match="already holds checkpoints"):
+        train(micro(corpus, "train.steps=4"), tmp_path, resume=False, progress=False)
+
+
+def test_checkpoints_load_weights_only_and_hold_the_whole_state(corpus, tmp_path):
+    result = train(micro(corpus, "train.steps=2"), tmp_path, progress=False)
+    state = torch.load(result.checkpoint, weights_only=True)
+    assert state["step"] == 2 and state["epoch"] == 1 and state["batch"] == 0
+    assert set(state["moco"]) == {"encoder_q", "encoder_k", "queue", "queue_videos", "queue_ptr"}
+    assert set(state["random_states"][0]) >= {"python", "numpy", "torch", "cuda", "neighbourhoods"}
+    assert set(state["position_hashes"]) == {
+        "layer1.0",
+        "layer1.1",
+        "layer2.0",
+        "layer2.1",
+        "layer3.0",
+        "layer3.1",
+        "layer4.0",
+        "layer4.1",
+    }
+    assert (tmp_path / "finished.json").exists() and (tmp_path / "config.yaml").exists()
+    # A file that would run code on loading is refused, not executed.
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"format": "stdann-checkpoint-1", "x": print}, f)
+    with pytest.raises(CheckpointError, match=r"evil\.pt"):
+        load_checkpoint(evil)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(result.checkpoint.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=r"truncated\.pt"):
+        load_checkpoint(truncated)
+
+
+def test_a_run_killed_while_writing_a_checkpoint_keeps_the_previous(corpus, tmp_path, monkeypatch):
+    train(micro(corpus, "train.steps=2"), tmp_path, progress=False)
+    real_save = torch.save
+
+    def dying_save(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # as if the process were killed mid-write
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(micro(corpus, "train.steps=4"), tmp_path, progress=False)
+    monkeypatch.setattr(torch, "save", real_save)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step-000000002.pt"]  # no partial file, no half-written step 4
+    assert load_checkpoint(tmp_path / "checkpoints" / names[0])["step"] == 2
+    # And the run resumes from it.
+    assert train(micro(corpus, "train.steps=4"), tmp_path, progress=False).step == 4
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
+    real_forward = MoCo.forward
+    calls = {"n": 0}
+
+    def forward(self, *args, **kwargs):
+        loss, stats = real_forward(self, *args, **kwargs)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] == 3 else loss), stats
+
+    monkeypatch.setattr(MoCo, "forward", forward)
+    with pytest.raises(NonFiniteLossError, match="step 3: the loss is nan"):
+        train(micro(corpus, "train.steps=6"), tmp_path, progress=False)
+    assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == [2]
+    assert not (tmp_path / "finished.json").exists()
+    calls["n"] = 0
+    code = stdann_main(
+        [
+            "train",
+            "--config",
+            str(CONFIGS / "tiny.yaml"),
+            "--out",
+            str(tmp_path / "cli"),
+            "--no-progress",
+            *[a for s in [*MICRO, f"data.root={corpus}", "train.steps=4"] for a in ("--set", s)],
+        ]
+    )
+    assert code == 1
+
+
+def test_bad_input_is_refused_before_the_first_step(corpus, tmp_path, capsys):
+    with pytest.raises(TrainingError, match="no such folder"):
+        train(micro(corpus, f"data.root={tmp_path / 'missing'}"), tmp_path / "r1", progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="no video files"):
+        train(micro(corpus, f"data.root={tmp_path / 'empty'}"), tmp_path / "r2", progress=False)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i in range(8):
+        (broken / f"v{i}.mp4").write_bytes(b"not a video at all")
+    with pytest.raises(TrainingError, match="no usable training data"):
+        train(micro(corpus, f"data.root={broken}"), tmp_path / "r3", progress=False)
+    with pytest.raises(TrainingError, match="not a multiple"):
+        train(micro(corpus, "moco.queue=30"), tmp_path / "r4", progress=False)
+    # Positions made for another clip size do not fit the model.
+    other = tmp_path / "other-positions"
+    assert (
+        stdann_main(
+            ["positions", "init", "--config", str(CONFIGS / "tiny.yaml"), "--out", str(other)]
+        )
+        == 0
+    )
+    with pytest.raises(TrainingError, match="positions"):
+        train(micro(corpus), tmp_path / "r5", positions=other, progress=False)
+    code = stdann_main(
+        [
+            "train",
+            "--config",
+            str(CONFIGS / "tiny.yaml"),
+            "--set",
+            "train.nope=1",
+            "--out",
+            str(tmp_path / "r6"),
+        ]
+    )
+    assert code == 2
+    assert "unknown key train.nope" in capsys.readouterr().err
+    with pytest.raises(ConfigError):
+        micro(corpus, "moco.bn_groups=0")
+
+
+def test_export_writes_the_backbone_as_safetensors(corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    result = train(micro(corpus, "train.steps=2"), tmp_path / "run", progress=False)
+    out = tmp_path / "model.safetensors"
+    assert stdann_main(["export", str(tmp_path / "run"), "--out", str(out)]) == 0
+    tensors = load_file(out)
+    backbone = result.moco.query_encoder().backbone.state_dict()
+    assert tensors.keys() == backbone.keys()
+    for k, v in backbone.items():
+        assert torch.equal(tensors[k], v), k
