@@ -55,7 +55,7 @@ def test_unknown_key_missing_key_and_wrong_type_name_the_key(tmp_path):
         load_config(alone)
     with pytest.raises(ConfigError, match="not of the form"):
         load_config(CONFIGS / "paper.yaml", ["train.steps"])
-    with pytest.raises(ConfigError, match="moco.batch_norm"):
+    with pytest.raises(ConfigError, match=r"moco\.batch_norm"):
         load_config(CONFIGS / "paper.yaml", ["moco.batch_norm=magic"])
 
 
