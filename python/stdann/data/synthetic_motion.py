@@ -140,10 +140,13 @@ def bilinear_sample(
     y0 = np.minimum(np.floor(y).astype(np.intp), max(h - 2, 0))
     fx = (x - x0).astype(np.float32)[..., None]
     fy = (y - y0).astype(np.float32)[..., None]
-    x1 = np.minimum(x0 + 1, w - 1)
-    y1 = np.minimum(y0 + 1, h - 1)
-    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
-    bottom = image[y1, x0] * (1 - fx) + image[y1, x1] * fx
+    # Gathers from the flattened image: one index array for the four neighbours.
+    flat = image.reshape(h * w, -1)
+    i00 = y0 * w + x0
+    dx = 1 if w > 1 else 0
+    dy = w if h > 1 else 0
+    top = flat[i00] * (1 - fx) + flat[i00 + dx] * fx
+    bottom = flat[i00 + dy] * (1 - fx) + flat[i00 + dy + dx] * fx
     return top * (1 - fy) + bottom * fy
 
 
@@ -356,18 +359,27 @@ def cut_object(
     *,
     seed: int = 0,
     softness: float = 0.25,
+    tries: int = 8,
 ) -> npt.NDArray[np.float32]:
-    """A patch of (height, width) cut at random from `texture`, with a soft elliptical
-    outline: (h, w, 4) float32, RGB in 0..255 and opacity in 0..1."""
+    """A patch of (height, width) cut from `texture`, with a soft elliptical outline:
+    (h, w, 4) float32, RGB in 0..255 and opacity in 0..1. Of `tries` random places,
+    the one with the most contrast is cut, so that the object's motion is visible
+    (a patch of clear sky would hide it)."""
     rng = np.random.default_rng(seed)
     image = _as_float_rgb(texture)
     th, tw = image.shape[:2]
     if th < height or tw < width:
         image = resize_photo(image, max(th, height), max(tw, width))
         th, tw = image.shape[:2]
-    y0 = int(rng.integers(0, th - height + 1))
-    x0 = int(rng.integers(0, tw - width + 1))
-    rgb = image[y0 : y0 + height, x0 : x0 + width]
+    candidates = [
+        image[y0 : y0 + height, x0 : x0 + width]
+        for y0, x0 in zip(
+            rng.integers(0, th - height + 1, max(tries, 1)),
+            rng.integers(0, tw - width + 1, max(tries, 1)),
+            strict=True,
+        )
+    ]
+    rgb = max(candidates, key=lambda c: float(c.mean(axis=2).std()))
     alpha = soft_ellipse(height, width, softness=softness)
     return np.concatenate([rgb, alpha[:, :, None]], axis=2)
 
@@ -376,18 +388,24 @@ def composite_objects(background: Frames, objects: list[MovingObject]) -> Frames
     """`objects` moving over the clip `background` (T, H, W, 3), later ones in front."""
     frames, h, w = background.shape[:3]
     out = background.astype(np.float32)
-    x, y = _frame_grid((h, w))
     for obj in objects:
-        # A transparent border, so that bilinear samples fade out at the patch edge.
+        # A transparent border, so that bilinear samples fade out at the patch edge
+        # (and points beyond it, clamped to the border, are transparent).
         patch = np.pad(obj.patch, ((2, 2), (2, 2), (0, 0)))
         ph, pw = patch.shape[:2]
-        centres = obj.centres(frames)
-        px = x[None] - centres[:, 0, None, None] + (pw - 1) / 2
-        py = y[None] - centres[:, 1, None, None] + (ph - 1) / 2
-        inside = (px >= 0) & (px <= pw - 1) & (py >= 0) & (py <= ph - 1)
-        rgba = bilinear_sample(patch, px, py)
-        alpha = np.where(inside, rgba[..., 3], 0.0)[..., None]
-        out = out * (1.0 - alpha) + rgba[..., :3] * alpha
+        offset = np.array([(w - 1) / 2 - (pw - 1) / 2, (h - 1) / 2 - (ph - 1) / 2])
+        corners = obj.centres(frames) + offset
+        for t, (left, top) in enumerate(corners):
+            # Only the pixels the patch covers in this frame are sampled.
+            x0, x1 = max(0, int(np.floor(left))), min(w, int(np.ceil(left + pw - 1)) + 1)
+            y0, y1 = max(0, int(np.floor(top))), min(h, int(np.ceil(top + ph - 1)) + 1)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            y, x = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+            rgba = bilinear_sample(patch, x - left, y - top)
+            alpha = rgba[..., 3:]
+            region = out[t, y0:y1, x0:x1]
+            out[t, y0:y1, x0:x1] = region * (1.0 - alpha) + rgba[..., :3] * alpha
     return _to_uint8(out)
 
 
