@@ -49,7 +49,8 @@ $(STAMPS)/python-deps: pyproject.toml | $(PY) $(STAMPS)/system
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "maturin>=1.7,<2"
 	$(PY) -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-		print('\n'.join(d['dependencies'] + d['optional-dependencies']['dev']))" > $(STAMPS)/requirements.txt
+		o = d['optional-dependencies']; print('\n'.join(d['dependencies'] + o['dev'] + o['corpus']))" \
+		> $(STAMPS)/requirements.txt
 	$(PIP) install -q -r $(STAMPS)/requirements.txt
 	@touch $@
 
