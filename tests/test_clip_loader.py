@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from stdann.data import NO_AUGMENT, VideoClipLoader
+from stdann.data import NO_AUGMENT, ClipBatch, VideoClipLoader
 from videos import encode, synthetic_frame
 
 
@@ -195,6 +195,93 @@ def test_ranks_get_disjoint_shards_of_equal_size(static_videos):
             seen.append({tuple(b[0, 0, 0, 4, 4].tolist()) for b in loader})
     assert len(seen[0]) == len(seen[1]) == 3
     assert not seen[0] & seen[1]
+
+
+def colour_of(path, colours) -> np.ndarray:
+    """The constant RGB colour of `path`, one of the static colour videos."""
+    k = colours.index(path)
+    return np.array((40 * k, 255 - 40 * k, 128))
+
+
+def test_videos_name_the_file_each_sample_came_from(static_videos):
+    _, colours = static_videos
+    paths = colours + colours[::-1]
+    with VideoClipLoader(
+        paths, frames=2, size=8, views=2, batch_size=3, threads=2, augment=NO_AUGMENT, seed=3
+    ) as loader:
+        batches = list(loader.iter_batches(0))
+    assert [b.number for b in batches] == list(range(len(paths) // 3))
+    seen = []
+    for batch in batches:
+        assert isinstance(batch, ClipBatch)
+        assert batch.clips.dtype == torch.uint8 and batch.clips.shape == (3, 2, 2, 8, 8, 3)
+        assert batch.videos.dtype == torch.int64 and batch.videos.shape == (3,)
+        for sample, video in zip(batch.clips.numpy(), batch.videos.tolist(), strict=True):
+            assert 0 <= video < len(paths)
+            # Lossless static videos: every pixel of the sample is its file's colour
+            # (colours are 40 levels apart; the YUV round trip moves them by a few).
+            assert np.abs(sample.astype(int) - colour_of(paths[video], colours)).max() <= 4
+            seen.append(video)
+    # Without bad videos, every file is sampled once per epoch, at its own position.
+    assert sorted(seen) == list(range(len(paths)))
+
+
+def test_a_replaced_bad_video_reports_the_replacement(static_videos, tmp_path, caplog):
+    _, colours = static_videos
+    broken = tmp_path / "broken.mkv"
+    broken.write_text("not a video\n" * 100)
+    paths = [*colours[:3], broken, *colours[3:]]
+    with caplog.at_level("WARNING", logger="stdann.data"):
+        with VideoClipLoader(
+            paths, frames=2, size=8, views=1, batch_size=1, threads=2, augment=NO_AUGMENT
+        ) as loader:
+            batches = [(b.clips.clone(), int(b.videos[0])) for b in loader.iter_batches(0)]
+            assert [p for p, _ in loader.skipped] == [str(broken)]
+    videos = [v for _, v in batches]
+    for clips, video in batches:
+        assert paths[video] != broken
+        assert np.abs(clips.numpy().astype(int) - colour_of(paths[video], colours)).max() <= 4
+    # The broken file's position took another video, which is then named twice;
+    # every good file is still named for its own position.
+    assert len(videos) == len(paths)
+    assert sorted(set(videos)) == [k for k in range(len(paths)) if k != 3]
+    logged = [r.getMessage() for r in caplog.records if "skipping video" in r.getMessage()]
+    assert len(logged) == 1 and str(broken) in logged[0]
+
+
+def test_iter_batches_from_a_start_is_the_tail_of_the_epoch(generated_videos):
+    paths = list(generated_videos.values()) * 2
+    kw = dict(frames=4, stride=2, size=32, views=2, batch_size=3, seed=9)
+
+    def batches(loader, epoch, start=0):
+        return [
+            ClipBatch(b.clips.clone(), b.videos.clone(), b.number)
+            for b in loader.iter_batches(epoch, start=start)
+        ]
+
+    with VideoClipLoader(paths, threads=2, **kw) as loader:
+        n = len(loader)
+        assert n == 5
+        whole = batches(loader, 2)
+        assert [b.number for b in whole] == list(range(n))
+        # __iter__ gives the same clips, as plain tensors.
+        loader.set_epoch(2)
+        plain = [b.clone() for b in loader]
+        assert all(torch.equal(x, b.clips) for x, b in zip(plain, whole, strict=True))
+        tails = {k: batches(loader, 2, k) for k in (1, 3, n - 1, n, n + 2)}
+    # A fresh loader, as a resumed run has, gives the same tails.
+    with VideoClipLoader(paths, threads=1, **kw) as fresh:
+        resumed = batches(fresh, 2, 3)
+    for k, tail in [*tails.items(), (3, resumed)]:
+        want = whole[k:]
+        assert len(tail) == len(want)
+        for got, ref in zip(tail, want, strict=True):
+            assert got.number == ref.number
+            assert torch.equal(got.clips, ref.clips)
+            assert torch.equal(got.videos, ref.videos)
+    with VideoClipLoader(paths, threads=1, **kw) as loader:
+        with pytest.raises(ValueError, match="start"):
+            next(loader.iter_batches(0, start=-1))
 
 
 def test_bad_arguments_are_rejected(generated_videos):

@@ -78,9 +78,11 @@ class ClipLoader:
         cache_dir: str | None = None,
     ) -> None: ...
     def __len__(self) -> int: ...
-    def start_epoch(self, epoch: int) -> None: ...
-    def next_batch(self) -> npt.NDArray[np.uint8] | None:
-        """(B, V, T, S, S, 3) uint8, or None at the end of the epoch."""
+    def start_epoch(self, epoch: int, start: int = 0) -> None:
+        """Produce the batches of `epoch` from batch number `start` on."""
+    def next_batch(self) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None:
+        """(clips (B, V, T, S, S, 3) uint8, videos (B,) int64 indices into `paths`),
+        or None at the end of the epoch."""
     def skipped(self, start: int = 0) -> list[tuple[str, str]]:
         """(path, reason) of the skipped videos, from the `start`-th on."""
     def close(self) -> None: ...

@@ -9,12 +9,13 @@ from stdann._native import (
     decode_frames,
     index_video,
 )
-from stdann.data.loader import MOCO_V2_AUGMENT, NO_AUGMENT, VideoClipLoader
+from stdann.data.loader import MOCO_V2_AUGMENT, NO_AUGMENT, ClipBatch, VideoClipLoader
 from stdann.data.samples import sample_videos
 
 __all__ = [
     "MOCO_V2_AUGMENT",
     "NO_AUGMENT",
+    "ClipBatch",
     "FrameIndexError",
     "NoVideoStreamError",
     "VideoClipLoader",

@@ -3,6 +3,8 @@
 The Rust engine decodes, crops, scales and augments in its own threads without
 the GIL and keeps a bounded number of batches ready; this class adds epochs,
 logging of skipped videos and the conversion to torch tensors (no copy).
+Batches are a pure function of (seed, epoch, batch number), so an epoch can
+start at any batch and yields the batches a full run of it would from there.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -47,6 +49,18 @@ NO_AUGMENT: dict[str, Any] = {
     "grayscale_p": 0.0,
     "blur_p": 0.0,
 }
+
+
+class ClipBatch(NamedTuple):
+    """One batch of an epoch with the videos its samples were cut from."""
+
+    #: (B, V, T, size, size, 3) torch.uint8 RGB (empty for a decode-only loader).
+    clips: torch.Tensor
+    #: (B,) torch.int64: index into the loader's `paths` of each sample's video
+    #: (the one actually used, when a bad video was replaced by another).
+    videos: torch.Tensor
+    #: The batch's number in its epoch, from 0.
+    number: int
 
 
 class VideoClipLoader:
@@ -104,15 +118,31 @@ class VideoClipLoader:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[torch.Tensor]:
+        """The clips of the next epoch (see `set_epoch`), batch by batch."""
         epoch = self.epoch
         self.epoch += 1
-        self._engine.start_epoch(epoch)
+        for batch in self.iter_batches(epoch):
+            yield batch.clips
+
+    def iter_batches(self, epoch: int, start: int = 0) -> Iterator[ClipBatch]:
+        """The batches of `epoch` from batch number `start` on, with their video ids.
+
+        Equal, bit for bit, to the tail of the whole epoch from `start`, so a run
+        resumes mid-epoch exactly. Leaves the epoch counter of `set_epoch` alone.
+        Only one iteration runs at a time: starting another abandons the first.
+        """
+        if start < 0:
+            raise ValueError(f"start must be a batch number >= 0, got {start}")
+        self._engine.start_epoch(epoch, start)
+        number = start
         while True:
             batch = self._engine.next_batch()
             self._log_skipped()
             if batch is None:
                 return
-            yield torch.from_numpy(batch)
+            clips, videos = batch
+            yield ClipBatch(torch.from_numpy(clips), torch.from_numpy(videos), number)
+            number += 1
 
     @property
     def skipped(self) -> list[tuple[str, str]]:

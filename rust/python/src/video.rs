@@ -265,6 +265,9 @@ fn index_video<'py>(
     Ok(d)
 }
 
+/// One batch as handed to Python: the clips array and the video of each sample.
+type ClipsAndVideos<'py> = (Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>);
+
 /// The native clip engine behind stdann.data.VideoClipLoader.
 #[pyclass(module = "stdann._native")]
 struct ClipLoader {
@@ -331,22 +334,28 @@ impl ClipLoader {
         self.inner.as_ref().map_or(0, |l| l.batches_per_epoch())
     }
 
-    fn start_epoch(&self, epoch: u64) -> PyResult<()> {
-        self.loader()?.start_epoch(epoch);
+    /// Start producing the batches of `epoch` from batch `start` on.
+    #[pyo3(signature = (epoch, start=0))]
+    fn start_epoch(&self, epoch: u64, start: usize) -> PyResult<()> {
+        self.loader()?.start_epoch(epoch, start);
         Ok(())
     }
 
-    /// The next batch as a (B, V, T, S, S, 3) uint8 array, or None at the end of
-    /// the epoch. Waits without the GIL and answers Ctrl-C promptly.
-    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// The next batch as (clips, videos): clips a (B, V, T, S, S, 3) uint8
+    /// array, videos the (B,) int64 index into `paths` of each sample's video;
+    /// None at the end of the epoch. Waits without the GIL and answers Ctrl-C
+    /// promptly.
+    fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<ClipsAndVideos<'py>>> {
         let l = self.loader()?;
         loop {
             let got = py.allow_threads(|| l.next_batch(Duration::from_millis(50)));
             match got {
                 Ok(Some(batch)) => {
+                    let videos = PyArray1::from_iter(py, batch.videos.iter().map(|&v| v as i64));
                     if batch.data.is_empty() {
                         // decode_only: nothing to hand over but the count.
-                        return Ok(Some(PyArray1::<u8>::zeros(py, [0], false).into_any()));
+                        let clips = PyArray1::<u8>::zeros(py, [0], false).into_any();
+                        return Ok(Some((clips, videos)));
                     }
                     let owner = Bound::new(
                         py,
@@ -363,7 +372,8 @@ impl ClipLoader {
                     let arr =
                         unsafe { PyArray1::borrow_from_array(&view, owner.clone().into_any()) };
                     drop(held);
-                    return Ok(Some(arr.reshape(self.batch_shape)?.into_any()));
+                    let clips = arr.reshape(self.batch_shape)?.into_any();
+                    return Ok(Some((clips, videos)));
                 }
                 Ok(None) => return Ok(None),
                 Err(loader::NextError::Timeout) => py.check_signals()?,

@@ -1,7 +1,9 @@
 //! The prefetching clip engine: worker threads build whole batches ahead of
 //! the consumer, at most `prefetch` batches in flight (bounded memory), and
 //! hand them over in order. Every random choice is a function of (seed,
-//! epoch, sample position), so the batches do not depend on the thread count.
+//! epoch, sample position), so the batches do not depend on the thread count,
+//! and an epoch started at batch k yields exactly batches k, k+1, ... of the
+//! epoch run from its start (how a run resumes mid-epoch).
 //!
 //! A video that cannot be opened or decoded is skipped: recorded once with
 //! its reason, never tried again, and its sample is drawn from another video.
@@ -113,8 +115,13 @@ impl BufferPool {
 
 /// A finished batch, (B, V, T, S, S, 3) uint8, in order of `number`.
 pub struct Batch {
+    /// Position of the batch in its epoch.
     pub number: usize,
+    /// Empty for decode-only loaders.
     pub data: Vec<u8>,
+    /// For each sample, the index into the loader's paths of the video it was
+    /// cut from: the video actually used, after any replacement of a bad one.
+    pub videos: Vec<usize>,
 }
 
 #[derive(Default)]
@@ -220,8 +227,10 @@ impl ClipLoader {
         self.shard_len() / self.shared.config.batch_size
     }
 
-    /// Start producing the batches of `epoch`, abandoning any epoch under way.
-    pub fn start_epoch(&self, epoch: u64) {
+    /// Start producing the batches of `epoch` from batch `start_batch` on
+    /// (0 for the whole epoch), abandoning any epoch under way. A start past
+    /// the last batch gives an epoch with nothing left in it.
+    pub fn start_epoch(&self, epoch: u64, start_batch: usize) {
         let cfg = &self.shared.config;
         let mut all: Vec<usize> = (0..self.shared.paths.len()).collect();
         all.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(&[
@@ -234,12 +243,14 @@ impl ClipLoader {
             .take(self.shard_len())
             .collect();
         *self.shared.order.lock().unwrap() = Arc::new(shard);
+        let total = self.batches_per_epoch();
+        let start = start_batch.min(total);
         let mut q = self.shared.queue.lock().unwrap();
         *q = Queue {
             epoch,
-            total: self.batches_per_epoch(),
-            next_claim: 0,
-            next_yield: 0,
+            total,
+            next_claim: start,
+            next_yield: start,
             ready: BTreeMap::new(),
             running: true,
         };
@@ -344,8 +355,14 @@ fn worker(shared: Arc<Shared>) {
         let mut q = shared.queue.lock().unwrap();
         // Drop batches of an epoch that was abandoned meanwhile.
         if q.epoch == epoch && q.running && number >= q.next_yield {
-            q.ready
-                .insert(number, result.map(|data| Batch { number, data }));
+            q.ready.insert(
+                number,
+                result.map(|(data, videos)| Batch {
+                    number,
+                    data,
+                    videos,
+                }),
+            );
         }
         drop(q);
         shared.changed.notify_all();
@@ -358,7 +375,7 @@ fn build_batch(
     epoch: u64,
     number: usize,
     scratch: &mut SampleScratch,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Vec<usize>)> {
     let cfg = &shared.config;
     let sample_len = cfg.batch_bytes() / cfg.batch_size;
     let mut data = if cfg.work == Work::Full {
@@ -368,6 +385,7 @@ fn build_batch(
     };
     // Decode-only batches hand nothing over; their samples go here.
     let mut discarded = Vec::new();
+    let mut videos = Vec::with_capacity(cfg.batch_size);
     for b in 0..cfg.batch_size {
         if shared.stop.load(Ordering::SeqCst) {
             return Err(VideoError::InvalidArgument("loader stopped".into()));
@@ -379,11 +397,13 @@ fn build_batch(
             discarded.resize(sample_len, 0);
             &mut discarded
         };
-        build_sample(shared, order, epoch, position, scratch, out)?;
+        videos.push(build_sample(shared, order, epoch, position, scratch, out)?);
     }
-    Ok(data)
+    Ok((data, videos))
 }
 
+/// Fill `out` with sample `position` of `epoch`; returns the index of the
+/// video it was cut from.
 fn build_sample(
     shared: &Shared,
     order: &[usize],
@@ -391,7 +411,7 @@ fn build_sample(
     position: usize,
     scratch: &mut SampleScratch,
     out: &mut [u8],
-) -> Result<()> {
+) -> Result<usize> {
     let cfg = &shared.config;
     for attempt in 0..MAX_ATTEMPTS {
         let mut rng =
@@ -428,7 +448,7 @@ fn build_sample(
             )
         }));
         let reason = match outcome {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(())) => return Ok(video),
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!(
                 "internal error while decoding '{}'",
