@@ -1,4 +1,5 @@
-"""Video data: the native clip loader, the PyAV reference decoder, sample videos."""
+"""Video data: the native clip loader, the PyAV reference decoder, sample videos, the
+built-in corpus."""
 
 from stdann._native import (
     FrameIndexError,
@@ -9,6 +10,7 @@ from stdann._native import (
     decode_frames,
     index_video,
 )
+from stdann.data.builtin import builtin_corpus, write_builtin_corpus
 from stdann.data.loader import MOCO_V2_AUGMENT, NO_AUGMENT, ClipBatch, VideoClipLoader
 from stdann.data.samples import sample_videos
 
@@ -22,7 +24,9 @@ __all__ = [
     "VideoDecodeError",
     "VideoError",
     "VideoOpenError",
+    "builtin_corpus",
     "decode_frames",
     "index_video",
     "sample_videos",
+    "write_builtin_corpus",
 ]

