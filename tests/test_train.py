@@ -37,16 +37,19 @@ def test_resume_is_bit_identical_to_a_straight_run(corpus, tmp_path):
     (the spatial loss on, so its neighbourhood generator is restored too; one
     epoch is 2 steps, so the resume also crosses epochs)."""
     straight = train(micro(corpus, "train.steps=6"), tmp_path / "a", progress=False)
-    first = train(micro(corpus, "train.steps=3"), tmp_path / "b", progress=False)
-    assert first.step == 3
+    first = train(micro(corpus, "train.steps=6"), tmp_path / "b", progress=False, stop_at=3)
+    assert first.step == 3 and not first.finished
+    assert not (tmp_path / "b" / "finished.json").exists()
     resumed = train(micro(corpus, "train.steps=6"), tmp_path / "b", progress=False)
     assert resumed.step == 6
     a, b = params(straight.moco), params(resumed.moco)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    assert [s for s, _ in list_checkpoints(tmp_path / "b" / "checkpoints")] == [4, 6]
-    metrics = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").open()]
+    assert [s for s, _ in list_checkpoints(tmp_path / "b" / "checkpoints")] == [3, 4, 6]
+    metrics = [
+        json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
     logged = [m for m in metrics if "loss" in m]
     assert [m["step"] for m in logged] == [1, 2, 3, 4, 5, 6]
     for m in logged:
@@ -151,7 +154,7 @@ def test_bad_input_is_refused_before_the_first_step(corpus, tmp_path, capsys):
     broken.mkdir()
     for i in range(8):
         (broken / f"v{i}.mp4").write_bytes(b"not a video at all")
-    with pytest.raises(TrainingError, match="no usable training data"):
+    with pytest.raises(TrainingError, match="no usable (training data|probe clips)"):
         train(micro(corpus, f"data.root={broken}"), tmp_path / "r3", progress=False)
     with pytest.raises(TrainingError, match="not a multiple"):
         train(micro(corpus, "moco.queue=30"), tmp_path / "r4", progress=False)

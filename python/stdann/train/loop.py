@@ -17,6 +17,7 @@ GPU, torch.distributed initialised from torchrun's environment).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -201,8 +202,14 @@ def train(
     init_weights: str | Path | None = None,
     positions: str | Path | None = None,
     progress: bool = True,
+    stop_at: int | None = None,
 ) -> TrainResult:
-    """Train (or resume) one stage into run folder `out`; see the module docstring."""
+    """Train (or resume) one stage into run folder `out`; see the module docstring.
+
+    `stop_at` ends the run after that many steps, with a checkpoint, as if it
+    had been stopped there: the schedules still run over `train.steps`, so a
+    resume continues exactly where the full run would have been.
+    """
     out = Path(out)
     rank, world, local_world = distributed_context()
     device = pick_device(config)
@@ -252,7 +259,7 @@ def train(
         seed=config.seed,
         rank=rank,
         world_size=world,
-        augment=config.to_dict()["data"]["augment"],
+        augment=dataclasses.asdict(d.augment),
         prefetch=d.prefetch,
     )
     per_epoch = len(loader)
@@ -325,7 +332,10 @@ def train(
 
     probe = None
     if t.probe_every and d.probe_videos and rank == 0:
-        probe = ProbeSet(videos[: d.probe_videos], d.frames, d.stride, d.size)
+        try:
+            probe = ProbeSet(videos[: d.probe_videos], d.frames, d.stride, d.size)
+        except VideoError as err:
+            raise TrainingError(f"no usable probe clips in data.root '{d.root}': {err}") from None
     writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None
     metrics = open(out / "metrics.jsonl", "a") if rank == 0 else None
     chance = math.log(config.moco.queue + 1)
@@ -382,12 +392,13 @@ def train(
     try:
         if step == 0 and probe is not None:
             record({"step": 0, "knn_same_video": knn_probe(_backbone(moco), probe, device)})
-        while step < t.steps:
+        end = t.steps if stop_at is None else min(stop_at, t.steps)
+        while step < end:
             epoch, first = divmod(step, per_epoch)
             batches = loader.iter_batches(epoch, start=first)
             waited_since = time.perf_counter()
             for batch in batches:
-                if step >= t.steps:
+                if step >= end:
                     break
                 window.wait += time.perf_counter() - waited_since
                 x = clips_to_input(batch.clips, device)
@@ -409,8 +420,9 @@ def train(
                 total.backward()
                 if not bool(torch.isfinite(total)):
                     raise NonFiniteLossError(
-                        f"step {step + 1}: the loss is {float(total)} (contrastive "
-                        f"{float(contrastive)}, spatial {float(spatial_loss)}); stopped with the "
+                        f"step {step + 1}: the loss is {float(total.detach())} (contrastive "
+                        f"{float(contrastive.detach())}, spatial {float(spatial_loss.detach())}); "
+                        "stopped with the "
                         f"last good checkpoint kept in '{checkpoint_dir}'"
                     )
                 optimizer.step()
@@ -442,11 +454,11 @@ def train(
                     record(
                         {"step": step, "knn_same_video": knn_probe(_backbone(moco), probe, device)}
                     )
-                if step % t.checkpoint_every == 0 or step == t.steps:
+                if step % t.checkpoint_every == 0 or step in (t.steps, end):
                     last_path = checkpoint()
                 waited_since = time.perf_counter()
     except VideoError as err:
-        raise TrainingError(f"no usable training data: {err}") from None
+        raise TrainingError(f"no usable training data in '{d.root}': {err}") from None
     finally:
         loader.close()
         if bar is not None:
@@ -459,12 +471,13 @@ def train(
             spatial.remove()
     if last_path is None and rank == 0:
         last_path = latest_checkpoint(checkpoint_dir)
-    if rank == 0:
+    finished = step >= t.steps
+    if rank == 0 and finished:
         atomic_write_text(
             out / "finished.json",
             json.dumps({"step": step, "checkpoint": last_path.name if last_path else None}) + "\n",
         )
-    return TrainResult(step=step, checkpoint=last_path, finished=True, moco=moco)
+    return TrainResult(step=step, checkpoint=last_path, finished=finished, moco=moco)
 
 
 def _backbone(moco: MoCo) -> torch.nn.Module:
