@@ -57,6 +57,17 @@ def prepare_video(
 ) -> int:
     """Transcode `src` into the training format at `dst` (atomically); returns the frame count."""
 
+def write_video(
+    path: str | PathLike[str],
+    frames: npt.NDArray[np.uint8],
+    fps: float = 25.0,
+    keyframe_interval: int = 32,
+    crf: int = 20,
+) -> int:
+    """Write (T, H, W, 3) uint8 RGB frames (H and W even) to `path` as H.264 in MP4, the
+    training format (BT.601, limited range), atomically; returns the frame count.
+    Bad arguments raise ValueError naming the file."""
+
 class ClipLoader:
     """The native clip engine behind stdann.data.VideoClipLoader."""
 

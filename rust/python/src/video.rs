@@ -10,6 +10,7 @@ use pyo3::types::PyDict;
 use std::time::Duration;
 use stdann_video::augment::AugmentConfig;
 use stdann_video::clip::Work;
+use stdann_video::encode::EncodeOptions;
 use stdann_video::loader;
 use stdann_video::sampling::ClipSpec;
 use stdann_video::VideoError as CoreError;
@@ -468,12 +469,64 @@ fn prepare_video(
 ) -> PyResult<usize> {
     let opts = stdann_video::prepare::PrepareOptions {
         short_side,
-        keyframe_interval,
-        crf,
+        encode: EncodeOptions {
+            keyframe_interval,
+            crf,
+        },
     };
     let what = format!("preparing '{}'", src.display());
     guarded(py, &what, || {
         stdann_video::prepare::prepare_video(&src, &dst, &opts)
+    })
+}
+
+/// Write (T, H, W, 3) uint8 RGB frames to `path` as H.264 in the training
+/// format (atomically); returns the frame count.
+#[pyfunction]
+#[pyo3(signature = (path, frames, fps=25.0, keyframe_interval=32, crf=20))]
+fn write_video(
+    py: Python<'_>,
+    path: PathBuf,
+    frames: &Bound<'_, PyAny>,
+    fps: f64,
+    keyframe_interval: u32,
+    crf: u32,
+) -> PyResult<usize> {
+    let shape_error = |got: String| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "cannot write '{}': frames must be a uint8 array of shape (T, H, W, 3), got {got}",
+            path.display()
+        ))
+    };
+    let Ok(array) = frames.downcast::<numpy::PyArray4<u8>>() else {
+        let got = match frames.downcast::<numpy::PyUntypedArray>() {
+            Ok(a) => format!("{} of shape {:?}", a.dtype(), a.shape()),
+            Err(_) => frames.get_type().name()?.to_string(),
+        };
+        return Err(shape_error(got));
+    };
+    let shape = array.shape().to_vec();
+    if shape[3] != 3 {
+        return Err(shape_error(format!("shape {shape:?}")));
+    }
+    let (Ok(height), Ok(width)) = (u32::try_from(shape[1]), u32::try_from(shape[2])) else {
+        return Err(shape_error(format!("shape {shape:?}")));
+    };
+    // A copy, so that no Python thread can change the frames while they are encoded.
+    let frames = array
+        .try_readonly()
+        .map_err(|e| shape_error(format!("an array that cannot be read ({e})")))?;
+    let data = match frames.as_slice() {
+        Ok(contiguous) => contiguous.to_vec(),
+        Err(_) => frames.as_array().iter().copied().collect(),
+    };
+    let opts = EncodeOptions {
+        keyframe_interval,
+        crf,
+    };
+    let what = format!("writing '{}'", path.display());
+    guarded(py, &what, || {
+        stdann_video::encode::write_video(&path, &data, shape[0], height, width, fps, &opts)
     })
 }
 
@@ -489,6 +542,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(resize_plane, m)?)?;
     m.add_function(wrap_pyfunction!(index_video, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_video, m)?)?;
+    m.add_function(wrap_pyfunction!(write_video, m)?)?;
     m.add_class::<ClipLoader>()?;
     Ok(())
 }

@@ -5,12 +5,14 @@
 //! - [`convert`] and [`resample`]: crop, scale and RGB conversion;
 //! - [`sampling`] and [`augment`]: clips and their temporally consistent augmentation;
 //! - [`loader`]: the prefetching batch engine used for training;
-//! - [`prepare`]: transcoding a dataset into a fast training format.
+//! - [`encode`]: writing the training format (H.264 with frequent keyframes);
+//! - [`prepare`]: transcoding a dataset into that format.
 
 pub mod augment;
 pub mod clip;
 pub mod convert;
 pub mod decode;
+pub mod encode;
 pub mod error;
 pub mod index;
 pub mod loader;
