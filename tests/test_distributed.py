@@ -53,6 +53,13 @@ def _queue_worker(rank: int, world: int, port: int) -> None:
         torch.manual_seed(100 + rank)  # each rank its own clips
         x = torch.randn(4, 3, 2, 16, 16)  # 2 samples x 2 views
         videos = torch.tensor([10 * rank, 10 * rank + 1])
+        # Shuffle BN across ranks returns every key to its own clip: in eval
+        # mode (no batch statistics; the ranks' running statistics still equal,
+        # before any training forward) the shuffled keys equal the plain ones.
+        moco.encoder_k.eval()
+        plain = torch.nn.functional.normalize(moco.encoder_k(x).float(), dim=1)
+        assert torch.equal(moco._keys(x), plain)
+        moco.encoder_k.train()
         moco(x, videos, views=2)
         # Keys of both ranks, rank 0's first, each rank's in view-major order.
         assert moco.queue_videos[:8].tolist() == [0, 1, 0, 1, 10, 11, 10, 11]
@@ -60,11 +67,6 @@ def _queue_worker(rank: int, world: int, port: int) -> None:
         queues = [torch.empty_like(moco.queue) for _ in range(world)]
         dist.all_gather(queues, moco.queue)
         assert all(torch.equal(q, queues[0]) for q in queues)
-        # Shuffle BN across ranks returns every key to its own clip: in eval
-        # mode (no batch statistics) the shuffled keys equal the plain ones.
-        moco.encoder_k.eval()
-        plain = torch.nn.functional.normalize(moco.encoder_k(x).float(), dim=1)
-        assert torch.allclose(moco._keys(x), plain, atol=1e-6)
     finally:
         dist.destroy_process_group()
 
@@ -73,10 +75,14 @@ def test_two_ranks_share_one_queue_in_rank_order():
     mp.spawn(_queue_worker, args=(2, free_port()), nprocs=2, join=True)
 
 
-def _train_worker(rank: int, world: int, port: int, overrides: list[str], out: str) -> None:
+def _train_worker(
+    rank: int, world: int, port: int, overrides: list[str], out: str, stop_at: int | None
+) -> None:
     _environment(rank, world, port)
     try:
-        result = train(load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False)
+        result = train(
+            load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False, stop_at=stop_at
+        )
         queues = [torch.empty_like(result.moco.queue) for _ in range(world)]
         dist.all_gather(queues, result.moco.queue)
         assert all(torch.equal(q, queues[0]) for q in queues)
@@ -92,17 +98,17 @@ def test_two_process_run_resumes_exactly(tmp_path):
     corpus = micro_corpus(tmp_path / "videos")
     base = [*MICRO, f"data.root={corpus}", "train.probe_every=0"]
 
-    def run(steps: int, out: str) -> None:
+    def run(out: str, stop_at: int | None = None) -> None:
         mp.spawn(
             _train_worker,
-            args=(2, free_port(), [*base, f"train.steps={steps}"], out),
+            args=(2, free_port(), [*base, "train.steps=4"], out, stop_at),
             nprocs=2,
             join=True,
         )
 
-    run(4, str(tmp_path / "straight"))
-    run(2, str(tmp_path / "resumed"))
-    run(4, str(tmp_path / "resumed"))
+    run(str(tmp_path / "straight"))
+    run(str(tmp_path / "resumed"), stop_at=2)
+    run(str(tmp_path / "resumed"))
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "step-000000004.pt")
     b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "step-000000004.pt")
     assert len(a["random_states"]) == 2  # each rank's random states

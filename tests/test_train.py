@@ -154,7 +154,7 @@ def test_bad_input_is_refused_before_the_first_step(corpus, tmp_path, capsys):
     broken.mkdir()
     for i in range(8):
         (broken / f"v{i}.mp4").write_bytes(b"not a video at all")
-    with pytest.raises(TrainingError, match="no usable (training data|probe clips)"):
+    with pytest.raises(TrainingError, match=r"no usable (training data|probe clips)"):
         train(micro(corpus, f"data.root={broken}"), tmp_path / "r3", progress=False)
     with pytest.raises(TrainingError, match="not a multiple"):
         train(micro(corpus, "moco.queue=30"), tmp_path / "r4", progress=False)
