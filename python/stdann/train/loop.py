@@ -339,6 +339,7 @@ def train(
     writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None
     metrics = open(out / "metrics.jsonl", "a") if rank == 0 else None
     chance = math.log(config.moco.queue + 1)
+    temperature = config.moco.temperature
 
     def checkpoint() -> Path | None:
         states = random_states(
@@ -391,7 +392,7 @@ def train(
     moco.train()
     try:
         if step == 0 and probe is not None:
-            record({"step": 0, "knn_same_video": knn_probe(_backbone(moco), probe, device)})
+            record({"step": 0, **knn_probe(moco.query_encoder(), probe, device, temperature)})
         end = t.steps if stop_at is None else min(stop_at, t.steps)
         while step < end:
             epoch, first = divmod(step, per_epoch)
@@ -452,7 +453,10 @@ def train(
                     and (step % t.probe_every == 0 or step == t.steps)
                 ):
                     record(
-                        {"step": step, "knn_same_video": knn_probe(_backbone(moco), probe, device)}
+                        {
+                            "step": step,
+                            **knn_probe(moco.query_encoder(), probe, device, temperature),
+                        }
                     )
                 if step % t.checkpoint_every == 0 or step in (t.steps, end):
                     last_path = checkpoint()
@@ -478,10 +482,6 @@ def train(
             json.dumps({"step": step, "checkpoint": last_path.name if last_path else None}) + "\n",
         )
     return TrainResult(step=step, checkpoint=last_path, finished=finished, moco=moco)
-
-
-def _backbone(moco: MoCo) -> torch.nn.Module:
-    return moco.query_encoder().backbone
 
 
 def _tensorboard(folder: Path):

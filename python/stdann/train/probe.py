@@ -5,6 +5,13 @@ of the probe videos) is embedded by the query encoder's backbone; the probe's
 value is how often a clip's nearest other clip (cosine similarity) comes from
 the same video. Chance is 1 / (2 N - 1) for N videos; a network learning what
 MoCo asks of it pushes the value up.
+
+Beside it, the probe's InfoNCE: each probe clip's embedding (backbone and
+head) against the other clip of its video as the positive and every other
+probe clip as a negative, at the training temperature. Unlike the training
+loss it is measured against fixed clips by one encoder: the training loss
+compares fresh keys with a queue of keys from older key encoders, so it
+moves with the learning rate and the momentum as well as with learning.
 """
 
 from __future__ import annotations
@@ -61,19 +68,43 @@ def nearest_neighbour_same_video(embeddings: torch.Tensor, videos: torch.Tensor)
     return float((videos[nearest] == videos).float().mean())
 
 
+def probe_info_nce(embeddings: torch.Tensor, videos: torch.Tensor, temperature: float) -> float:
+    """Mean InfoNCE of each row against the other row of its video (positive) and
+    every row of other videos (negatives)."""
+    z = F.normalize(embeddings.float(), dim=1)
+    logits = (z @ z.T) / temperature
+    same = videos.view(-1, 1) == videos.view(1, -1)
+    eye = torch.eye(len(z), dtype=torch.bool)
+    positive = same & ~eye
+    logits = logits.masked_fill(eye, float("-inf"))
+    # A video with more than one positive (a replacement of a bad video) keeps
+    # its first; every row has one.
+    target = positive.float().argmax(1)
+    keep = positive.any(1)
+    return float(F.cross_entropy(logits[keep], target[keep]))
+
+
 @torch.no_grad()
 def knn_probe(
-    backbone: nn.Module, probe: ProbeSet, device: torch.device, batch_size: int = 16
-) -> float:
-    """The probe's same-video fraction for `backbone` (evaluated in eval mode)."""
-    was_training = backbone.training
-    backbone.eval()
+    encoder: nn.Module,
+    probe: ProbeSet,
+    device: torch.device,
+    temperature: float,
+    batch_size: int = 16,
+) -> dict[str, float]:
+    """knn_same_video (backbone features) and probe_info_nce (embeddings) of an
+    Encoder (backbone and head), evaluated in eval mode."""
+    was_training = encoder.training
+    encoder.eval()
+    features, embeddings = [], []
     try:
-        # (N, 2, T, H, W, 3): each video's two clips next to each other.
-        features = [
-            backbone(clips_to_input(probe.clips[i : i + batch_size], device)).float().cpu()
-            for i in range(0, len(probe.clips), batch_size)
-        ]
+        for i in range(0, len(probe.clips), batch_size):
+            f = encoder.backbone(clips_to_input(probe.clips[i : i + batch_size], device))
+            features.append(f.float().cpu())
+            embeddings.append(encoder.head(f).float().cpu())
     finally:
-        backbone.train(was_training)
-    return nearest_neighbour_same_video(torch.cat(features), probe.videos)
+        encoder.train(was_training)
+    return {
+        "knn_same_video": nearest_neighbour_same_video(torch.cat(features), probe.videos),
+        "probe_info_nce": probe_info_nce(torch.cat(embeddings), probe.videos, temperature),
+    }
