@@ -77,7 +77,7 @@ def test_differences_ignore_run_length_and_logging():
     a = load_config(CONFIGS / "tiny.yaml").to_dict()
     b = load_config(CONFIGS / "tiny.yaml", ["train.steps=5", "train.log_every=1"]).to_dict()
     assert config_differences(a, b) == []
-    c = load_config(CONFIGS / "tiny.yaml", ["moco.temperature=0.2", "seed=3"]).to_dict()
+    c = load_config(CONFIGS / "tiny.yaml", ["moco.temperature=0.3", "seed=3"]).to_dict()
     assert config_differences(a, c) == ["moco.temperature", "seed"]
 
 
