@@ -11,16 +11,15 @@ checkpoints intact; the last `keep` are kept.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from stdann.atomic import atomic_write
 from stdann.model.moco import MoCo
 
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
@@ -29,30 +28,6 @@ FORMAT = "stdann-checkpoint-1"
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read or does not fit the run."""
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call write(file) on a temporary file beside `path`, fsync, rename, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(text.encode()))
 
 
 def checkpoint_path(folder: Path, step: int) -> Path:
@@ -113,7 +88,7 @@ def set_random_states(states: dict[str, Any]) -> None:
 def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -> Path:
     """Write `state` as the checkpoint of `step` and remove all but the last `keep`."""
     path = checkpoint_path(folder, step)
-    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
     for _, old in list_checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -7,12 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
+from stdann.atomic import atomic_write
 from stdann.config import ConfigError, load_config
 from stdann.data import VideoError
 from stdann.topo import TopographyError
 from stdann.train.checkpoint import (
     CheckpointError,
-    atomic_write_bytes,
     backbone_from_checkpoint,
     file_sha256,
     resolve_checkpoint,
@@ -105,7 +105,7 @@ def run_export(args: argparse.Namespace) -> int:
             "clip": f"{config.data.frames}x{config.data.size}x{config.data.size}",
         }
         data = save_safetensors(tensors, metadata=metadata)
-        atomic_write_bytes(Path(args.out), lambda f: f.write(data))
+        atomic_write(Path(args.out), lambda f: f.write(data))
     except USER_ERRORS as err:
         return _fail("export", err)
     print(args.out)

@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from stdann.atomic import atomic_write_text
 from stdann.config import Config, config_differences
 from stdann.data import VideoClipLoader, VideoError
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
@@ -47,7 +48,6 @@ from stdann.topo import (
 from stdann.topo.sheets import topography_from_config
 from stdann.train.checkpoint import (
     CheckpointError,
-    atomic_write_text,
     file_sha256,
     latest_checkpoint,
     load_checkpoint,

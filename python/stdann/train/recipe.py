@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stdann.atomic import atomic_write_text
 from stdann.config import Config, apply_overrides, config_from_dict
 from stdann.model.backbone import BLOCK_NAMES
 from stdann.topo import (
@@ -33,7 +34,7 @@ from stdann.topo import (
     swap_optimize,
 )
 from stdann.topo.sheets import topography_from_config
-from stdann.train.checkpoint import atomic_write_text, backbone_from_checkpoint
+from stdann.train.checkpoint import backbone_from_checkpoint
 from stdann.train.loop import pick_device, train
 
 log = logging.getLogger("stdann.recipe")
