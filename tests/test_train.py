@@ -196,3 +196,13 @@ def test_export_writes_the_backbone_as_safetensors(corpus, tmp_path):
     assert tensors.keys() == backbone.keys()
     for k, v in backbone.items():
         assert torch.equal(tensors[k], v), k
+
+
+def test_channels_last_gives_the_same_training_within_rounding(corpus, tmp_path):
+    plain = train(micro(corpus, "train.steps=2"), tmp_path / "a", progress=False)
+    last = train(
+        micro(corpus, "train.steps=2", "train.channels_last=true"), tmp_path / "b", progress=False
+    )
+    a, b = params(plain.moco), params(last.moco)
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k

@@ -295,6 +295,15 @@ def train(
             seed=config.seed,
         )
     moco.check_key_encoder()
+    # Memory layout and compilation are options, off in the shipped configs:
+    # 3-D pooling has no channels-last kernel (pytorch #48430), and neither has
+    # been measured to help r3d_18 here (benches/README.md).
+    memory_format = torch.channels_last_3d if t.channels_last else torch.contiguous_format
+    moco.to(memory_format=memory_format)
+    if t.compile:
+        # In place, so parameter names, hooks and checkpoints stay as they are.
+        moco.encoder_q.compile()
+        moco.encoder_k.compile()
     if world > 1:
         moco.encoder_q = DistributedDataParallel(
             moco.encoder_q,
@@ -402,7 +411,7 @@ def train(
                 if step >= end:
                     break
                 window.wait += time.perf_counter() - waited_since
-                x = clips_to_input(batch.clips, device)
+                x = clips_to_input(batch.clips, device).contiguous(memory_format=memory_format)
                 videos_of = batch.videos.to(device, non_blocking=True)
                 moco.momentum_update(
                     momentum_at(step, t.steps, config.moco.momentum, config.moco.momentum_final)
