@@ -154,6 +154,17 @@ class GratingConfig:
 
 
 @dataclass
+class AnalysisConfig:
+    block: str
+    map_pixel_mm: float
+    map_sigma_mm: float
+    plaid_angle_deg: float
+    dot_speeds_deg_per_s: list[float]
+    dot_coherence: float
+    batch_size: int
+
+
+@dataclass
 class RecipeConfig:
     pretrain_steps: int
     topographic_steps: int
@@ -171,6 +182,7 @@ class Config:
     train: TrainConfig
     topography: TopographyConfigSection
     recipe: RecipeConfig
+    analysis: AnalysisConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists), as saved in run folders and checkpoints."""
@@ -405,6 +417,13 @@ def validate(c: Config) -> None:
         min(t.log_every, t.checkpoint_every, t.keep_checkpoints) >= 1 and t.probe_every >= 0,
         "train: log_every, checkpoint_every, keep_checkpoints >= 1; probe_every >= 0",
     )
+    a = c.analysis
+    _check(
+        a.map_pixel_mm > 0 and a.map_sigma_mm > 0 and a.batch_size >= 1,
+        "analysis: map_pixel_mm, map_sigma_mm > 0 and batch_size >= 1",
+    )
+    _check(0 < a.plaid_angle_deg < 180, "analysis.plaid_angle_deg must be in (0, 180)")
+    _check(0 <= a.dot_coherence <= 1, "analysis.dot_coherence must be in [0, 1]")
     _check(
         c.recipe.init in ("progressive", "scratch"),
         f"recipe.init: progressive or scratch, not {c.recipe.init!r}",
@@ -424,7 +443,14 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between two plain configs, run length and logging aside."""
+    """Keys whose values differ between two plain configs, run length and logging
+    aside, and the recipe's and the analysis's settings, which no training step reads."""
     fa, fb = flatten(a), flatten(b)
     keys = sorted(set(fa) | set(fb))
-    return [k for k in keys if fa.get(k) != fb.get(k) and k not in RUN_LENGTH_AND_LOGGING]
+    return [
+        k
+        for k in keys
+        if fa.get(k) != fb.get(k)
+        and k not in RUN_LENGTH_AND_LOGGING
+        and not k.startswith(("recipe.", "analysis."))
+    ]

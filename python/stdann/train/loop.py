@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from stdann.atomic import atomic_write_text
+from stdann.atomic import atomic_write, atomic_write_text
 from stdann.config import Config, config_differences
 from stdann.data import VideoClipLoader, VideoError
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
@@ -188,6 +188,13 @@ def _positions_for(
     except TopographyError as err:
         raise TrainingError(f"positions: {err}") from None
     hashes = {b: file_sha256(positions_path(folder, b)) for b in active}
+    # The run folder keeps a copy of the positions it trains on, so that an
+    # analysis of the run finds them whatever happens to the original folder.
+    kept = out / "positions"
+    if rank == 0 and Path(folder).resolve() != kept.resolve():
+        for b in active:
+            source = positions_path(folder, b)
+            atomic_write(positions_path(kept, b), lambda f, s=source: f.write(s.read_bytes()))
     return loaded, hashes
 
 
