@@ -16,6 +16,7 @@ from stdann.analysis.tuning import (
     direction_tuning,
     grating_tuning,
     interpolate_tuning_curve,
+    median_and_quartiles,
     sorted_directions,
     summarize,
 )
@@ -358,3 +359,12 @@ def test_grating_tuning_without_a_blank_and_with_bad_tables():
     gap |= table["spatial_frequency_cpd"] != 0.5
     with pytest.raises(TuningError, match="no grating at direction 45 deg"):
         grating_tuning(responses[gap], {k: v[gap] for k, v in table.items()})
+
+
+def test_median_and_quartiles():
+    values = [4.0, np.nan, 1.0, 3.0, 2.0, 5.0]
+    assert median_and_quartiles(values) == {"n": 5, "q1": 2.0, "median": 3.0, "q3": 4.0}
+    assert median_and_quartiles([1.0, 2.0]) == {"n": 2, "q1": 1.25, "median": 1.5, "q3": 1.75}
+    # NumPy would give NaN between two infinities.
+    assert median_and_quartiles([1.0, np.inf, np.inf])["q3"] == np.inf
+    assert median_and_quartiles([np.nan]) == {"n": 0, "q1": None, "median": None, "q3": None}

@@ -399,11 +399,15 @@ def grating_tuning(
     return tuning
 
 
-def _quartiles(values: np.ndarray) -> dict[str, Any]:
-    """Median and quartiles (linear interpolation between order statistics) of
-    the values that are not NaN, as plain floats; None when there are none.
-    Written out because NumPy's interpolation turns a pair of infinities into NaN."""
-    v = np.sort(values[~np.isnan(values)])
+def median_and_quartiles(values: npt.ArrayLike) -> dict[str, Any]:
+    """{"n", "q1", "median", "q3"}: how many values are not NaN, and their
+    quartiles as plain floats (linear interpolation between order statistics,
+    NumPy's default), None when there are none.
+
+    Written out because NumPy's interpolation turns a pair of infinities into NaN.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = np.sort(v[~np.isnan(v)])
     out: dict[str, Any] = {"n": len(v)}
     for name, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
         if len(v) == 0:
@@ -434,7 +438,7 @@ def summarize(tuning: DirectionTuning) -> dict[str, Any]:
         for c in CLASSES[:-1]
     }
     metrics = {
-        name: _quartiles(np.asarray(getattr(tuning, name), dtype=np.float64)[responsive])
+        name: median_and_quartiles(np.asarray(getattr(tuning, name), dtype=np.float64)[responsive])
         for name in ("dsi", "cv", "axial_cv", "axial_ratio", "fwhm_deg", "bandwidth_deg")
     }
     return {
