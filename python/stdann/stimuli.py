@@ -1,4 +1,5 @@
-"""Visual stimuli for a clip-shaped network: drifting sinusoidal gratings.
+"""Visual stimuli for a clip-shaped network: drifting sinusoidal gratings,
+plaids and random-dot kinematograms.
 
 Every stimulus set is rendered as grey uint8 RGB clips (N, T, H, W, 3) and
 reaches the network through `stdann.model.inputs.clips_to_input`, the same
@@ -24,7 +25,17 @@ Conventions:
   (Michelson 1927) of a single grating of amplitude 1, rounded to uint8.
 - The blank is a mean-grey clip (every pixel 128, the rounded mean), for the
   response baseline; its table row has contrast 0 and NaN where a grating
-  parameter has no value.
+  parameter has no value. Every set's blank is this same clip.
+- A plaid is two gratings of the same spatial and temporal frequency whose
+  directions are the plaid's direction plus and minus half the plaid angle.
+  Its pattern moves in the plaid's direction at tf / (sf cos(angle / 2)) deg/s
+  (the intersection of constraints), faster than either component.
+- In every table, `direction_deg` and `speed_deg_per_s` are the direction and
+  speed of the motion as a whole: a grating's drift, a plaid's pattern, the
+  coherent dots' motion.
+- Random dots are white (255) discs on the mean grey (128) of the blank, so
+  that the baseline clip is the same for every set; see `random_dot_paths`
+  and `render_dots` for their motion and drawing.
 """
 
 from __future__ import annotations
@@ -310,14 +321,37 @@ def drifting_gratings(
         "contrast": [r[4] for r in rows],
         "blank": [False] * len(rows),
     }
-    if blank:
+    return _stimulus_set(
+        "drifting_gratings",
+        clips,
+        table,
+        {"contrast": 0.0} if blank else None,
+        frames,
+        size,
+        field_of_view_deg,
+        frame_rate_hz,
+    )
+
+
+def _stimulus_set(
+    name: str,
+    clips: list[np.ndarray],
+    table: dict[str, list],
+    blank_row: dict[str, float] | None,
+    frames: int,
+    size: int,
+    field_of_view_deg: float,
+    frame_rate_hz: float,
+) -> StimulusSet:
+    """A set of `clips` and their `table`, with the mean-grey blank last unless
+    `blank_row` is None: the blank's row has the values of `blank_row`, True in
+    `blank` and NaN in every other column. `blank` is bool, the rest float64."""
+    if blank_row is not None:
         clips.append(render_gratings([], frames, size, field_of_view_deg, frame_rate_hz))
-        for column in GRATING_COLUMNS[:-2]:
-            table[column].append(np.nan)
-        table["contrast"].append(0.0)
-        table["blank"].append(True)
+        for column, values in table.items():
+            values.append(True if column == "blank" else blank_row.get(column, np.nan))
     return StimulusSet(
-        name="drifting_gratings",
+        name=name,
         clips=np.stack(clips),
         table={
             k: np.asarray(v, dtype=bool if k == "blank" else np.float64) for k, v in table.items()
@@ -326,4 +360,329 @@ def drifting_gratings(
         size=size,
         frame_rate_hz=frame_rate_hz,
         field_of_view_deg=field_of_view_deg,
+    )
+
+
+def _check_counts(frames: int, directions: int) -> None:
+    if frames < 1 or directions < 1:
+        raise StimulusError(f"frames ({frames}) and directions ({directions}) must be >= 1")
+
+
+def plaids(
+    frames: int = 16,
+    size: int = 112,
+    directions: int = 16,
+    plaid_angle_deg: float = 120.0,
+    spatial_frequencies_cpd: Sequence[float] = (0.5, 1.0),
+    temporal_frequencies_hz: Sequence[float] = (2.0, 4.0),
+    phases_deg: Sequence[float] = (0.0,),
+    contrast: float = 1.0,
+    field_of_view_deg: float = 8.0,
+    frame_rate_hz: float = 12.5,
+    blank: bool = True,
+) -> StimulusSet:
+    """Full-field plaids moving in `directions` evenly spaced directions
+    (0, 360/directions, ... deg), at every combination of the components'
+    spatial and temporal frequency and phase, in that nesting order, and a
+    mean-grey blank last when `blank`.
+
+    Each plaid is two gratings (`render_gratings`) of amplitude 1/2 whose
+    directions are the plaid's direction -+ plaid_angle_deg / 2, with the same
+    frequencies and phase; the half amplitudes keep the sum in range, so the
+    plaid's Michelson contrast is `contrast` and each component's is half of
+    it. The table holds the plaid's direction (`direction_deg`), the plaid
+    angle, the components' frequencies, their speed tf / sf
+    (`component_speed_deg_per_s`), the pattern's speed tf / (sf cos(angle / 2))
+    (`speed_deg_per_s`), the phase and the contrast. The plaid angle must lie
+    strictly between 0 (one grating) and 180 deg (two opposite gratings: a
+    counterphase grating with no pattern motion); the components' frequencies
+    must be below their Nyquist limits (`check_sampling`), which keeps the
+    pattern's drift unambiguous too. Defaults are those of `drifting_gratings`
+    for the components.
+    """
+    _check_counts(frames, directions)
+    if not 0 < plaid_angle_deg < 180:
+        raise StimulusError(
+            f"plaid angle {plaid_angle_deg} deg must lie strictly between 0 (the two components "
+            "coincide) and 180 (they are opposite: no pattern motion)"
+        )
+    if not 0 <= contrast <= 1:
+        raise StimulusError(f"contrast must lie in [0, 1], got {contrast}")
+    check_sampling(
+        spatial_frequencies_cpd, temporal_frequencies_hz, size, field_of_view_deg, frame_rate_hz
+    )
+    half_angle = plaid_angle_deg / 2
+    rows = list(
+        itertools.product(
+            np.arange(directions) * 360.0 / directions,
+            spatial_frequencies_cpd,
+            temporal_frequencies_hz,
+            phases_deg,
+        )
+    )
+    clips = [
+        render_gratings(
+            [Grating(d - half_angle, sf, tf, ph, 0.5), Grating(d + half_angle, sf, tf, ph, 0.5)],
+            frames,
+            size,
+            field_of_view_deg,
+            frame_rate_hz,
+            contrast=contrast,
+        )
+        for d, sf, tf, ph in rows
+    ]
+    cos_half = np.cos(np.deg2rad(half_angle))
+    table: dict[str, list] = {
+        "direction_deg": [r[0] for r in rows],
+        "plaid_angle_deg": [plaid_angle_deg] * len(rows),
+        "spatial_frequency_cpd": [r[1] for r in rows],
+        "temporal_frequency_hz": [r[2] for r in rows],
+        "component_speed_deg_per_s": [r[2] / r[1] for r in rows],
+        "speed_deg_per_s": [r[2] / (r[1] * cos_half) for r in rows],
+        "phase_deg": [r[3] for r in rows],
+        "contrast": [contrast] * len(rows),
+        "blank": [False] * len(rows),
+    }
+    return _stimulus_set(
+        "plaids",
+        clips,
+        table,
+        {"contrast": 0.0} if blank else None,
+        frames,
+        size,
+        field_of_view_deg,
+        frame_rate_hz,
+    )
+
+
+class DotPaths(NamedTuple):
+    """Where every dot of a random-dot kinematogram is on every frame.
+
+    positions_deg: (T, N, 2) x, y in degrees from the clip's centre, wrapped
+    into [-field/2, field/2). coherent: (N,) bool, the dots that move in the
+    kinematogram's direction. replotted: (T, N) bool, True where a dot was put
+    down afresh at a random place (every dot on frame 0) instead of moving
+    there. step_direction_deg: (T, N), the direction of the step that brought
+    each dot to frame t, NaN where it was replotted.
+    """
+
+    positions_deg: np.ndarray
+    coherent: np.ndarray
+    replotted: np.ndarray
+    step_direction_deg: np.ndarray
+
+
+def check_dot_motion(
+    speed_deg_per_s: float, field_of_view_deg: float, frame_rate_hz: float
+) -> None:
+    """Raise StimulusError unless a dot's step per frame is below half the field.
+
+    The field wraps at its edges, so a step of half the field or more is the
+    same picture as a shorter step the other way: the direction is ambiguous
+    (aliasing in space, the dots' counterpart of a grating's Nyquist limit).
+    """
+    if field_of_view_deg <= 0 or frame_rate_hz <= 0:
+        raise StimulusError(
+            f"field of view ({field_of_view_deg} deg) and frame rate ({frame_rate_hz} Hz) "
+            "must be positive"
+        )
+    step = speed_deg_per_s / frame_rate_hz
+    if not 0 <= step < field_of_view_deg / 2:
+        raise StimulusError(
+            f"speed {speed_deg_per_s} deg/s moves a dot {step:.4g} deg a frame at "
+            f"{frame_rate_hz} Hz, not between 0 and half the field ({field_of_view_deg} deg / 2): "
+            "on the wrapping field the direction would be ambiguous; lower the speed or raise "
+            "frame_rate_hz"
+        )
+
+
+def random_dot_paths(
+    frames: int,
+    dots: int,
+    direction_deg: float,
+    speed_deg_per_s: float,
+    coherence: float,
+    lifetime_frames: int,
+    field_of_view_deg: float,
+    frame_rate_hz: float,
+    rng: np.random.Generator,
+) -> DotPaths:
+    """The paths of `dots` dots of a limited-lifetime random-dot kinematogram.
+
+    The first round(coherence * dots) dots are coherent: they step
+    speed / frame_rate deg a frame in `direction_deg` (module conventions). The
+    others are noise dots: each steps the same distance in a direction of its
+    own, drawn uniformly when it is put down and kept for its life, so that
+    noise and signal dots differ only in direction. Every dot lives
+    `lifetime_frames` frames and is then put down at a uniformly random place
+    (with a new noise direction); lives start at uniformly random ages, so the
+    same share of dots is replotted on every frame. Dots leaving the field
+    re-enter on the opposite side (the field is a torus). The draws from `rng`
+    depend on the frames, dots and lifetime only, not on the direction, speed
+    or coherence.
+    """
+    if frames < 1 or dots < 1:
+        raise StimulusError(f"frames ({frames}) and dots ({dots}) must be >= 1")
+    if not 0 <= coherence <= 1:
+        raise StimulusError(f"coherence must lie in [0, 1], got {coherence}")
+    if int(lifetime_frames) != lifetime_frames or lifetime_frames < 2:
+        raise StimulusError(
+            f"lifetime {lifetime_frames} frames must be a whole number >= 2: a dot that lives "
+            "one frame never moves"
+        )
+    check_dot_motion(speed_deg_per_s, field_of_view_deg, frame_rate_hz)
+    half = field_of_view_deg / 2
+    step = speed_deg_per_s / frame_rate_hz
+    coherent = np.arange(dots) < round(coherence * dots)
+    lifetime = int(lifetime_frames)
+    age = (rng.integers(0, lifetime, dots)[None] + np.arange(frames)[:, None]) % lifetime
+    replotted = age == 0
+    replotted[0] = True
+    positions = np.empty((frames, dots, 2))
+    step_direction = np.full((frames, dots), np.nan)
+    noise_direction = np.zeros(dots)
+    for t in range(frames):
+        if t > 0:
+            theta = np.where(coherent, direction_deg, noise_direction)
+            rad = np.deg2rad(theta)
+            moved = positions[t - 1] + step * np.stack([np.cos(rad), np.sin(rad)], axis=-1)
+            positions[t] = (moved + half) % field_of_view_deg - half
+            step_direction[t] = theta
+        new = replotted[t]
+        positions[t, new] = rng.uniform(-half, half, (int(new.sum()), 2))
+        noise_direction[new] = rng.uniform(0, 360, int(new.sum()))
+        step_direction[t, new] = np.nan
+    return DotPaths(positions, coherent, replotted, step_direction)
+
+
+def render_dots(
+    paths: DotPaths, size: int, field_of_view_deg: float, dot_radius_deg: float
+) -> np.ndarray:
+    """Grey uint8 clip (T, H, W, 3) of white dots on mean grey, drawn where `paths` puts them.
+
+    Each dot is an anti-aliased disc of radius `dot_radius_deg` at its exact
+    (sub-pixel) position: a pixel whose centre lies d pixels from the dot's
+    centre is covered min(1, max(0, r + 1/2 - d)) for a radius of r pixels (a
+    one-pixel ramp at the rim), so a dot moves smoothly rather than in whole
+    pixels. Where dots overlap the larger cover wins, so the clip stays in
+    range. Luminance is 128 + 127 * cover: 128 (the blank's grey) off the dots,
+    255 on them. Dots are drawn wrapped, like their paths. A radius under half
+    a pixel raises StimulusError: such a dot is smaller than a pixel.
+    """
+    if size < 1 or field_of_view_deg <= 0:
+        raise StimulusError(
+            f"size ({size} px) and field of view ({field_of_view_deg} deg) must be positive"
+        )
+    pixel_deg = field_of_view_deg / size
+    radius = dot_radius_deg / pixel_deg
+    if not radius >= 0.5:
+        raise StimulusError(
+            f"dot radius {dot_radius_deg} deg is under half a pixel ({pixel_deg / 2:.4g} deg at "
+            f"{size} px over {field_of_view_deg} deg): the dots would be smaller than a pixel; "
+            "raise dot_radius_deg or the clip size"
+        )
+    frames = paths.positions_deg.shape[0]
+    # Pixel coordinates: column c and row r have their centres at c and r.
+    column = paths.positions_deg[..., 0] / pixel_deg + size / 2 - 0.5
+    row = -paths.positions_deg[..., 1] / pixel_deg + size / 2 - 0.5
+    reach = int(np.ceil(radius + 0.5))
+    offsets = np.arange(-reach, reach + 1)
+    d_row, d_column = (o.ravel() for o in np.meshgrid(offsets, offsets, indexing="ij"))
+    rows = np.rint(row)[..., None].astype(np.int64) + d_row  # (T, N, K)
+    columns = np.rint(column)[..., None].astype(np.int64) + d_column
+    distance = np.hypot(rows - row[..., None], columns - column[..., None])
+    cover = np.clip(radius + 0.5 - distance, 0.0, 1.0)
+    frame = np.broadcast_to(np.arange(frames)[:, None, None], rows.shape)
+    coverage = np.zeros((frames, size, size))
+    np.maximum.at(coverage, (frame, rows % size, columns % size), cover)
+    luminance = np.rint(128 + 127 * coverage).astype(np.uint8)
+    return np.repeat(luminance[..., None], 3, axis=-1)
+
+
+def random_dots(
+    frames: int = 16,
+    size: int = 112,
+    directions: int = 16,
+    speeds_deg_per_s: Sequence[float] = (2.0, 4.0, 8.0),
+    coherences: Sequence[float] = (1.0,),
+    density_dots_per_deg2: float = 1.0,
+    dot_radius_deg: float = 0.1,
+    lifetime_frames: int = 8,
+    seed: int = 0,
+    field_of_view_deg: float = 8.0,
+    frame_rate_hz: float = 12.5,
+    blank: bool = True,
+) -> StimulusSet:
+    """Random-dot kinematograms moving in `directions` evenly spaced directions
+    (0, 360/directions, ... deg), at every combination of speed and coherence,
+    in that nesting order, and a mean-grey blank last when `blank`.
+
+    round(density * field^2) white dots on mean grey (`render_dots`), a
+    fraction `coherence` of them moving in the clip's direction at its speed
+    and the rest in random directions of their own at the same speed, each
+    living `lifetime_frames` frames, wrapping at the edges
+    (`random_dot_paths`). Every clip draws from numpy's default_rng(seed)
+    afresh, so the dots start in the same places, live the same lives and the
+    noise dots take the same directions in every clip of a set: clips differ
+    only in direction, speed and coherence, and at coherence 0 every direction
+    gives the same clip. The table has direction_deg, speed_deg_per_s,
+    coherence and blank (NaN for the blank's direction, speed and coherence).
+
+    Defaults are choices, not measurements: speeds of 2-8 deg/s, the range of
+    `drifting_gratings`' defaults; 64 dots of 0.1 deg radius (2.8 px across at
+    14 px/deg) on the 8 deg field cover about 3% of it; a lifetime of 8 frames
+    is half a 16-frame clip, so an eighth of the dots is replotted each frame.
+    A step of half the field or more a frame, a dot under a pixel, a lifetime
+    under 2 frames or no dots at all raises StimulusError (a ValueError).
+    """
+    _check_counts(frames, directions)
+    if int(seed) != seed or seed < 0:
+        raise StimulusError(f"seed must be a whole number >= 0, got {seed}")
+    dots = round(density_dots_per_deg2 * field_of_view_deg**2)
+    if not dots >= 1:
+        raise StimulusError(
+            f"density {density_dots_per_deg2} dots/deg^2 over a {field_of_view_deg} deg field "
+            "gives no dots; raise the density"
+        )
+    for speed in speeds_deg_per_s:
+        check_dot_motion(speed, field_of_view_deg, frame_rate_hz)
+    if not all(0 <= c <= 1 for c in coherences):
+        raise StimulusError(f"coherences must lie in [0, 1], got {tuple(coherences)}")
+    rows = list(
+        itertools.product(np.arange(directions) * 360.0 / directions, speeds_deg_per_s, coherences)
+    )
+    clips = [
+        render_dots(
+            random_dot_paths(
+                frames,
+                dots,
+                d,
+                speed,
+                c,
+                lifetime_frames,
+                field_of_view_deg,
+                frame_rate_hz,
+                np.random.default_rng(int(seed)),
+            ),
+            size,
+            field_of_view_deg,
+            dot_radius_deg,
+        )
+        for d, speed, c in rows
+    ]
+    table: dict[str, list] = {
+        "direction_deg": [r[0] for r in rows],
+        "speed_deg_per_s": [r[1] for r in rows],
+        "coherence": [r[2] for r in rows],
+        "blank": [False] * len(rows),
+    }
+    return _stimulus_set(
+        "random_dots",
+        clips,
+        table,
+        {} if blank else None,
+        frames,
+        size,
+        field_of_view_deg,
+        frame_rate_hz,
     )
