@@ -10,6 +10,8 @@ from pathlib import Path
 from stdann.atomic import atomic_write
 from stdann.config import ConfigError, load_config
 from stdann.data import VideoError
+from stdann.model.recording import BlockResponsesError
+from stdann.stimuli import StimulusError
 from stdann.topo import TopographyError
 from stdann.train.checkpoint import (
     CheckpointError,
@@ -21,7 +23,15 @@ from stdann.train.loop import NonFiniteLossError, TrainingError, train
 from stdann.train.recipe import run_recipe, write_grating_responses
 
 #: Errors that stop a command before or during a run, with a message for the user.
-USER_ERRORS = (ConfigError, TrainingError, CheckpointError, TopographyError, VideoError)
+USER_ERRORS = (
+    ConfigError,
+    TrainingError,
+    CheckpointError,
+    TopographyError,
+    VideoError,
+    StimulusError,
+    BlockResponsesError,
+)
 
 
 def _config_arguments(p: argparse.ArgumentParser) -> None:
