@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stdann.analysis import commands as analysis_commands
 from stdann.data import commands as data_commands
 from stdann.topo import commands as topo_commands
 from stdann.train import commands as train_commands
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(sub)
     topo_commands.register(sub)
     train_commands.register(sub)
+    analysis_commands.register(sub)
     return parser
 
 
