@@ -237,6 +237,7 @@ def _figures(out: Path, result, untrained, block: str) -> list[Figure]:
 def _summary_table(result, untrained, block) -> str:
     t, u = result["blocks"][block], (untrained["blocks"][block] if untrained else None)
     m, ms = result.get("map", {}), result.get("map_shuffled_positions", {})
+    mu = untrained.get("map", {}) if untrained else {}
 
     def get(d, *keys):
         for k in keys:
@@ -271,31 +272,31 @@ def _summary_table(result, untrained, block) -> str:
         [
             "pinwheels per Lambda^2 (direction map)",
             get(m, "direction", "density"),
-            None,
+            get(mu, "direction", "density"),
             get(ms, "direction", "density"),
         ],
         [
             "column spacing Lambda (mm)",
             get(m, "direction", "wavelength_mm"),
-            None,
+            get(mu, "direction", "wavelength_mm"),
             get(ms, "direction", "wavelength_mm"),
         ],
         [
             "pinwheels per Lambda^2 (axial map)",
             get(m, "axial", "density"),
-            None,
+            get(mu, "axial", "density"),
             get(ms, "axial", "density"),
         ],
         [
             "nearest-neighbour direction difference (deg)",
             get(m, "nearest_neighbour_difference_deg", "observed"),
-            None,
+            get(mu, "nearest_neighbour_difference_deg", "observed"),
             get(m, "nearest_neighbour_difference_deg", "shuffled"),
         ],
         [
             "opposite-direction pairs nearby (fraction)",
             get(m, "opposite_direction_fraction", "observed"),
-            None,
+            get(mu, "opposite_direction_fraction", "observed"),
             get(m, "opposite_direction_fraction", "shuffled"),
         ],
         [
