@@ -206,3 +206,14 @@ def test_channels_last_gives_the_same_training_within_rounding(corpus, tmp_path)
     a, b = params(plain.moco), params(last.moco)
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k
+
+
+def test_tensorboard_gets_the_logged_numbers(corpus, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(micro(corpus, "train.steps=2", "train.tensorboard=true"), tmp_path, progress=False)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"loss", "spatial_loss", "lr", "clips_per_s", "data_wait", "knn_same_video"} <= tags
+    assert [e.step for e in events.Scalars("loss")] == [1, 2]
