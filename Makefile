@@ -102,5 +102,13 @@ wheel: $(STAMPS)/python-deps
 	$(VENV)/bin/maturin build --release --auditwheel repair \
 		--compatibility manylinux_$$(ldd --version | head -1 | grep -o '[0-9]*\.[0-9]*$$' | tr . _) -o dist
 
+# The whole method on the built-in corpus: train (alpha = 0), grating responses,
+# swap optimisation, the topographic model, then the analysis and its report.
+DEMO ?= runs/demo
+demo: setup
+	$(VENV)/bin/stdann recipe --config configs/demo.yaml --out $(DEMO)
+	$(VENV)/bin/stdann analyze $(DEMO) --out $(DEMO)/analysis
+	@echo "report: $(abspath $(DEMO))/analysis/report.html"
+
 clean:
 	rm -rf target $(STAMPS) .pytest_cache .ruff_cache

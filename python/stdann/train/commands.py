@@ -88,6 +88,32 @@ def run_recipe_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str, kind, what: str) -> list:
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: a comma-separated list of numbers, got {text!r}") from None
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from stdann.train.sweep import run_sweep, sweep_commands
+
+    _logging()
+    try:
+        alphas = _numbers(args.alphas, float, "--alphas")
+        seeds = list(range(args.seeds))
+        if args.print_commands:
+            for line in sweep_commands(args.config, args.overrides, alphas, seeds, args.out):
+                print(line)
+            return 0
+        config = load_config(args.config, args.overrides)
+        run_sweep(config, alphas, seeds, args.out, progress=not args.no_progress)
+    except USER_ERRORS as err:
+        return _fail("sweep", err)
+    print(args.out / "analysis" / "report.html")
+    return 0
+
+
 def run_responses(args: argparse.Namespace) -> int:
     try:
         checkpoint = resolve_checkpoint(args.checkpoint)
@@ -145,6 +171,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _config_arguments(p)
     p.set_defaults(run=run_recipe_command)
+
+    p = sub.add_parser(
+        "sweep",
+        help="the recipe once per alpha (and seed), then the analysis of all of them",
+        description="Run one recipe per alpha and seed into --out, one after another (a rerun "
+        "resumes), then `stdann analyze` over all runs: every metric against alpha.",
+    )
+    _config_arguments(p)
+    p.add_argument(
+        "--alphas", default="0,0.1,0.25,0.5,1.25,2.5,25", help="comma-separated (TDANN's sweep)"
+    )
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
+    p.add_argument(
+        "--print-commands",
+        action="store_true",
+        help="print one command per run for a cluster's scheduler instead of running",
+    )
+    p.set_defaults(run=run_sweep_command)
 
     p = sub.add_parser(
         "responses",
