@@ -79,6 +79,8 @@ def stimulus_sets(target: AnalysisTarget) -> dict[str, StimulusSet]:
             directions=g.directions,
             speeds_deg_per_s=tuple(a.dot_speeds_deg_per_s),
             coherences=(a.dot_coherence,),
+            # Dots of 0.1 deg, or one pixel where a small clip makes that larger.
+            dot_radius_deg=max(0.1, g.field_of_view_deg / c.data.size),
             seed=c.seed,
             blank=True,
             **common,
