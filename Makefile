@@ -108,6 +108,7 @@ DEMO ?= runs/demo
 demo: setup
 	$(VENV)/bin/stdann recipe --config configs/demo.yaml --out $(DEMO)
 	$(VENV)/bin/stdann analyze $(DEMO) --out $(DEMO)/analysis
+	@mkdir -p docs && cp $(DEMO)/analysis/figures/direction_map.png docs/demo_direction_map.png
 	@echo "report: $(abspath $(DEMO))/analysis/report.html"
 
 clean:
