@@ -9,7 +9,7 @@ import pytest
 
 from browser import chromium, open_in_chromium
 from stdann.cli import main as stdann_main
-from train_fixtures import CONFIGS, MICRO, micro_corpus
+from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +23,7 @@ def no_nan(text: str):
 
 def test_demo_pipeline_writes_every_artefact_and_a_report_that_opens(tmp_path):
     corpus = micro_corpus(tmp_path / "videos")
-    sets = [
-        *MICRO,
-        f"data.root={corpus}",
-        "recipe.pretrain_steps=2",
-        "recipe.topographic_steps=2",
-        "analysis.dot_speeds_deg_per_s=[1,2,4,8,16]",
-    ]
+    sets = [*MICRO_RECIPE, f"data.root={corpus}"]
     run = tmp_path / "demo"
     recipe = ["recipe", "--config", str(CONFIGS / "demo.yaml"), "--out", str(run), "--no-progress"]
     assert stdann_main(recipe + [a for s in sets for a in ("--set", s)]) == 0

@@ -7,20 +7,14 @@ import json
 import pytest
 
 from stdann.cli import main as stdann_main
-from train_fixtures import CONFIGS, MICRO, micro_corpus
+from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus
 
 pytestmark = pytest.mark.slow
 
 
 def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys):
     corpus = micro_corpus(tmp_path / "videos")
-    sets = [
-        *MICRO,
-        f"data.root={corpus}",
-        "recipe.pretrain_steps=2",
-        "recipe.topographic_steps=2",
-        "analysis.dot_speeds_deg_per_s=[1,2,4,8,16]",
-    ]
+    sets = [*MICRO_RECIPE, f"data.root={corpus}"]
     args = [
         "sweep",
         "--config",

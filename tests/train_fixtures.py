@@ -34,6 +34,15 @@ MICRO = [
 ]
 
 
+#: MICRO for a whole recipe and its analysis: two steps a stage, dots a 32-px clip can show.
+MICRO_RECIPE = [
+    *MICRO,
+    "recipe.pretrain_steps=2",
+    "recipe.topographic_steps=2",
+    "analysis.dot_speeds_deg_per_s=[1,2,4,8,16]",
+]
+
+
 def moving_texture_video(path: Path, seed: int, frames: int = 24, size: int = 48) -> Path:
     """A random texture drifting in a direction of its own, 1.5 px per frame (H.264)."""
     import av

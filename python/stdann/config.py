@@ -333,6 +333,18 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read_yaml(path.parent / str(base), (*chain, path)), data)
 
 
+def add_override_argument(parser) -> None:
+    """The `--set KEY=VALUE` option of every command that reads a config."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set train.steps=1000",
+    )
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """'a.b.c=value' as (['a', 'b', 'c'], value parsed as YAML)."""
     key, sep, raw = text.partition("=")

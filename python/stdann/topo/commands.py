@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stdann.config import add_override_argument
 from stdann.topo.errors import ResponsesError, TopographyError
 from stdann.topo.initial import initial_positions
 from stdann.topo.positions import BlockPositions, positions_path, save_positions
@@ -23,14 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "init", help="retinotopic initial positions and neighbourhoods of every block"
     )
     init.add_argument("--config", required=True, type=Path, help="experiment config (YAML)")
-    init.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. topography.neighbourhoods.per_block=200",
-    )
+    add_override_argument(init)
     init.add_argument("--out", required=True, type=Path, help="folder for the .npz files")
     init.add_argument("--seed", type=int, default=None, help="override the config's seed")
     init.set_defaults(run=run_init)

@@ -9,14 +9,13 @@ atomically (temporary file, then rename).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from stdann.atomic import atomic_write
 from stdann.topo.errors import PositionsFileError, PositionsMismatchError
 
 FORMAT_VERSION = 1
@@ -128,29 +127,20 @@ class BlockPositions:
 
     def save(self, path: str | Path) -> Path:
         """Write an .npz atomically: a temporary file in the same folder, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    format_version=np.int64(FORMAT_VERSION),
-                    block=np.str_(self.block),
-                    area=np.str_(self.area),
-                    unit_shape=np.asarray(self.unit_shape, dtype=np.int64),
-                    coordinates=self.coordinates,
-                    neighbourhoods=self.neighbourhoods,
-                    sheet_side_mm=np.float64(self.sheet_side_mm),
-                    neighbourhood_width_mm=np.float64(self.neighbourhood_width_mm),
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(
+            path,
+            lambda f: np.savez(
+                f,
+                format_version=np.int64(FORMAT_VERSION),
+                block=np.str_(self.block),
+                area=np.str_(self.area),
+                unit_shape=np.asarray(self.unit_shape, dtype=np.int64),
+                coordinates=self.coordinates,
+                neighbourhoods=self.neighbourhoods,
+                sheet_side_mm=np.float64(self.sheet_side_mm),
+                neighbourhood_width_mm=np.float64(self.neighbourhood_width_mm),
+            ),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> BlockPositions:

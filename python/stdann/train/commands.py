@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from stdann.atomic import atomic_write
-from stdann.config import ConfigError, load_config
+from stdann.config import ConfigError, add_override_argument, load_config
 from stdann.data import VideoError
 from stdann.model.recording import BlockResponsesError
 from stdann.stimuli import StimulusError
@@ -36,14 +36,7 @@ USER_ERRORS = (
 
 def _config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, type=Path, help="experiment config (YAML)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value (repeatable), e.g. --set train.steps=1000",
-    )
+    add_override_argument(p)
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
