@@ -120,9 +120,19 @@ def map_metrics(
     coords = positions.coordinates
     selective = tuning.responsive & np.isfinite(tuning.preferred_deg)
     vector = np.where(selective, tuning.vector, np.nan + 0j)
-    dmap = maps.direction_map(
-        coords, vector, positions.sheet_side_mm, a.map_pixel_mm, a.map_sigma_mm
-    )
+    if selective.any():
+        dmap = maps.direction_map(
+            coords, vector, positions.sheet_side_mm, a.map_pixel_mm, a.map_sigma_mm
+        )
+    else:
+        # A silent block: an empty map (all NaN), whose topology is None with its reasons.
+        n = max(1, math.ceil(positions.sheet_side_mm / a.map_pixel_mm - 1e-9))
+        dmap = maps.DirectionMap(
+            np.full((n, n), np.nan, complex),
+            a.map_pixel_mm,
+            a.map_sigma_mm,
+            positions.sheet_side_mm,
+        )
     out: dict[str, Any] = {
         "pixel_mm": a.map_pixel_mm,
         "sigma_mm": a.map_sigma_mm,

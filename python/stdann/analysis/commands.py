@@ -22,8 +22,10 @@ import torch
 from stdann.analysis import figures
 from stdann.analysis.analyze import analyze_target, clean
 from stdann.analysis.macaque import BASELINES, NO_BASELINE
+from stdann.analysis.maps import MapError
 from stdann.analysis.report import Figure, table, write_report
 from stdann.analysis.targets import AnalysisError, load_target, untrained_control
+from stdann.analysis.tuning import TuningError
 from stdann.atomic import atomic_write, atomic_write_text
 from stdann.config import ConfigError
 from stdann.model.recording import BlockResponsesError, save_block_responses
@@ -39,6 +41,10 @@ USER_ERRORS = (
     TopographyError,
     StimulusError,
     BlockResponsesError,
+    # Settings of the checkpoint's config that the analysis cannot use
+    # (fewer than 4 grating directions, a map pixel larger than the sheet).
+    TuningError,
+    MapError,
 )
 
 #: Pref/null ratio of macaque MT (Maunsell & Van Essen 1983, mean of 168 units)
