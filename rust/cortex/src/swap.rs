@@ -535,14 +535,14 @@ fn window_matrices<const ISA: Isa>(
     }
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX2 {
-        // SAFETY: ISA is AVX2 only on paths taken after the CPU reported
-        // AVX2 and FMA (checked again in debug builds); the buffers have the
-        // sizes the function checks.
         debug_assert!(
             std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
         );
         let za = sized(za, kp * stride);
+        // SAFETY: ISA is AVX2 only on paths taken after the CPU reported
+        // AVX2 and FMA (checked again in debug builds); the buffers have the
+        // sizes the function checks.
         unsafe { window_matrices_avx2(zw, zt, za, xs, ys, stride, kp, ld, r, d) };
         return (kp, ld);
     }

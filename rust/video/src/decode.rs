@@ -58,9 +58,23 @@ impl FrameReader {
         if targets.is_empty() {
             return Ok(());
         }
+        // A pixel format the bindings do not declare is refused here, where
+        // the file is known, before any conversion sees the frame.
+        let path = self.media.path.clone();
+        let mut checked = |j: usize, frame: &ffmpeg::frame::Video| {
+            // SAFETY: `frame` wraps a valid AVFrame; only its format is read.
+            let raw = unsafe { (*frame.as_ptr()).format };
+            if crate::convert::pixel_format(raw).is_none() {
+                return Err(VideoError::decode(
+                    &path,
+                    crate::convert::unknown_pixel_format(raw),
+                ));
+            }
+            deliver(j, frame)
+        };
         match self.index.mode {
-            IndexMode::Timestamps => self.read_by_timestamps(&targets, &mut deliver),
-            IndexMode::Sequential => self.read_sequentially(&targets, &mut deliver),
+            IndexMode::Timestamps => self.read_by_timestamps(&targets, &mut checked),
+            IndexMode::Sequential => self.read_sequentially(&targets, &mut checked),
         }
     }
 

@@ -223,15 +223,19 @@ fn seek_points(packets: &[crate::media::PacketInfo], sorted_pts: &[i64]) -> Vec<
 /// A 64-bit hash of the visible bytes of a decoded frame's first plane (luma
 /// for YUV): identifies frames by content where a stream has no timestamps.
 pub(crate) fn frame_hash(frame: &ffmpeg::frame::Video) -> u64 {
+    // SAFETY: `frame` wraps a valid, allocated AVFrame for as long as the
+    // borrow lives; the reference is only read.
     let raw = unsafe { &*frame.as_ptr() };
-    let desc = unsafe {
-        ffmpeg::ffi::av_pix_fmt_desc_get(std::mem::transmute::<i32, ffmpeg::ffi::AVPixelFormat>(
-            raw.format,
-        ))
+    let desc = match crate::convert::pixel_format(raw.format) {
+        // SAFETY: av_pix_fmt_desc_get takes any declared format and returns
+        // null or a pointer to a static descriptor.
+        Some(format) => unsafe { ffmpeg::ffi::av_pix_fmt_desc_get(format) },
+        None => std::ptr::null(),
     };
     let step = if desc.is_null() {
         1
     } else {
+        // SAFETY: non-null descriptors point to FFmpeg's static table.
         unsafe { (*desc).comp[0].step.max(1) as usize }
     };
     let (w, h, stride) = (
@@ -242,10 +246,15 @@ pub(crate) fn frame_hash(frame: &ffmpeg::frame::Video) -> u64 {
     if raw.data[0].is_null() || stride <= 0 {
         return 0;
     }
+    // A row never holds more bytes than its stride (a format without a
+    // descriptor may pack several pixels into a byte).
+    let row_bytes = (w * step).min(stride as usize);
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ ((w as u64) << 32 | h as u64);
     for y in 0..h {
+        // SAFETY: plane 0 holds `height` rows of `linesize[0]` bytes each, and
+        // `row_bytes` <= `linesize[0]`.
         let row =
-            unsafe { std::slice::from_raw_parts(raw.data[0].add(y * stride as usize), w * step) };
+            unsafe { std::slice::from_raw_parts(raw.data[0].add(y * stride as usize), row_bytes) };
         for chunk in row.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);

@@ -110,6 +110,8 @@ impl Media {
                 })
                 .max_by_key(|s| {
                     // Prefer the stream FFmpeg itself would pick.
+                    // SAFETY: the stream's codec parameters are owned by the
+                    // open input and valid while it lives; only read.
                     unsafe {
                         (*s.parameters().as_ptr()).width as i64
                             * (*s.parameters().as_ptr()).height as i64
@@ -188,6 +190,7 @@ impl Media {
 
     pub(crate) fn packet_info(packet: &ffmpeg::Packet) -> PacketInfo {
         use ffmpeg::packet::Ref;
+        // SAFETY: `packet` wraps a valid AVPacket for the borrow; only read.
         let flags = unsafe { (*packet.as_ptr()).flags };
         PacketInfo {
             pts: packet.pts(),
@@ -201,6 +204,8 @@ impl Media {
     /// (stream time base), and drop everything buffered in the decoder.
     pub fn seek(&mut self, ts: i64) -> Result<()> {
         self.untouched = false;
+        // SAFETY: `input` is an open format context owned by `self`, and
+        // `stream_index` is one of its streams.
         let ret = unsafe {
             ffi::av_seek_frame(
                 self.input.as_mut_ptr(),
@@ -240,6 +245,8 @@ fn open_decoder(
 ) -> Result<ffmpeg::decoder::Video> {
     let mut ctx = ffmpeg::codec::context::Context::from_parameters(parameters)
         .map_err(|e| VideoError::decode(path, describe(e)))?;
+    // SAFETY: `ctx` owns a valid, not yet opened codec context; setting a
+    // plain field before opening is what FFmpeg's API expects.
     unsafe {
         (*ctx.as_mut_ptr()).pkt_timebase = time_base.into();
     }

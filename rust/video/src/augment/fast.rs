@@ -48,6 +48,8 @@ pub(super) unsafe fn view_yuv(
 ) {
     let avx512 =
         allow_avx512 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+    // SAFETY: AVX-512F/BW were detected just above; AVX2 and FMA are the
+    // caller's promise; `applies` is passed on unchanged.
     if avx512 {
         view_yuv_avx512(yuv, full_range, out, npix, jitter, first, second, planes);
     } else {
@@ -87,6 +89,12 @@ unsafe fn view_yuv_avx512(
 
 /// The vector operations the kernel needs. Every method is inlined into the
 /// `target_feature` function that instantiates the kernel.
+///
+/// # Safety
+/// Every method needs the processor features of its implementation (AVX2
+/// and FMA; AVX-512F/BW as well for [`Avx512`]). `load`, `store` and `bytes`
+/// read or write `N` values at the pointer, which must be valid for them;
+/// `store_rgb` checks that `out` holds 3N bytes.
 pub(super) trait Lanes {
     /// Pixels per vector (8 or 16).
     const N: usize;
@@ -262,7 +270,13 @@ impl Lanes for Avx512 {
     }
     #[inline(always)]
     unsafe fn store_rgb(r: __m512, g: __m512, b: __m512, out: &mut [u8]) {
-        debug_assert!(out.len() >= 48);
+        // Checked in release builds too: the stores below are raw. One
+        // predictable compare per 48 bytes written.
+        assert!(
+            out.len() >= 48,
+            "store_rgb needs 48 bytes, got {}",
+            out.len()
+        );
         let to_int = |v| {
             _mm512_cvttps_epi32(_mm512_fmadd_ps(
                 v,
@@ -452,7 +466,10 @@ unsafe fn view_yuv_with<L: Lanes>(
     second: Option<&[u8]>,
     planes: &mut Vec<f32>,
 ) {
-    debug_assert!(npix.is_multiple_of(CHUNK));
+    // The pointer arithmetic below steps N pixels at a time up to `npix`:
+    // it stays in bounds only for whole vectors (CHUNK is a multiple of N).
+    // Once per view, so checked in release builds too.
+    assert!(npix.is_multiple_of(CHUNK) && CHUNK.is_multiple_of(L::N));
     debug_assert_eq!(yuv.len(), out.len());
     let k = Yuv::<L>::new(full_range);
     let first = Ops::<L>::new(first, jitter, 0.0);
@@ -463,6 +480,10 @@ unsafe fn view_yuv_with<L: Lanes>(
         .chunks_exact(3 * npix)
         .zip(out.chunks_exact_mut(3 * npix))
     {
+        // SAFETY (all pointer arithmetic in this loop): `frame` holds the Y,
+        // U and V planes of `npix` bytes each; `planes` holds 3 npix floats
+        // when `second` is set; every offset `i` is a multiple of N below
+        // `npix`, so each N-wide load and store stays inside its plane.
         let (y, u, v) = (
             frame.as_ptr(),
             frame.as_ptr().add(npix),
