@@ -71,7 +71,8 @@ def load_target(source: str | Path, label: str | None = None) -> AnalysisTarget:
     try:
         checkpoint = resolve_checkpoint(source)
         backbone, config = backbone_from_checkpoint(checkpoint)
-        step = int(load_checkpoint(checkpoint)["step"])
+        step = load_checkpoint(checkpoint).get("step")
+        step = None if step is None else int(step)
     except CheckpointError as err:
         raise AnalysisError(str(err)) from None
     positions, where = _positions(config, checkpoint)

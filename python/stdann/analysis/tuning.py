@@ -45,7 +45,10 @@ GRATING_TABLE_COLUMNS = (
 
 # A harmonic smaller than this fraction of F_0 is rounding error: a flat or an
 # exactly two-peaked curve has no first harmonic and so no preferred direction.
-_NUMERICAL_ZERO = 1e-9
+# Responses are recorded in float32, whose rounding over a curve of a few dozen
+# samples leaves a harmonic of up to ~1e-6 of F_0; 1e-5 sits above that and
+# far below any real tuning.
+_NUMERICAL_ZERO = 1e-5
 
 # Directions count as evenly spaced when every gap is within this of 360 / D.
 _SPACING_TOLERANCE_DEG = 1e-6
