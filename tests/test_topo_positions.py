@@ -88,18 +88,6 @@ def test_block_output_shapes_match_a_forward_pass():
     assert out == block_output_shapes(16, 112, 112)
 
 
-def test_config_defaults_and_second_hand_mt_beside_sourced_macaque_area(config_dict):
-    cfg = load_topography_config(CONFIG)
-    assert cfg.sheets["layer3.1"].area == "MT"
-    assert cfg.sheets["layer3.1"].area_mm2 == 50
-    assert config_dict["areas"]["MT"]["macaque_area_mm2"] == 33
-    assert cfg.sheets["layer3.1"].side_mm == pytest.approx(math.sqrt(50))
-    assert cfg.sheets["layer2.0"].neighbourhood_width_mm == 2.7
-    assert cfg.alpha == dict.fromkeys(BLOCK_NAMES, 0.25)
-    assert cfg.loss == "rel" and cfg.neighbourhoods_per_step == 1 and cfg.max_units == 500
-    assert cfg.swap_steps == 50_000_000 and cfg.swap_steps_per_window == 500
-
-
 def test_config_errors_say_what_is_wrong(config_dict, tmp_path):
     bad = {
         **config_dict,
