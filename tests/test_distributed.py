@@ -15,7 +15,7 @@ from stdann.config import load_config
 from stdann.model.moco import MoCo
 from stdann.train import train
 from stdann.train.checkpoint import load_checkpoint
-from train_fixtures import CONFIGS, MICRO, micro_corpus
+from train_fixtures import CONFIGS, MICRO, MICRO_RECIPE, micro_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +119,27 @@ def test_two_process_run_resumes_exactly(tmp_path):
         assert torch.equal(a["moco"][k], b["moco"][k]), k
     # Both ranks' keys are in the queue: 8 videos, all of them seen.
     assert set(a["moco"]["queue_videos"].tolist()) == set(range(8))
+
+
+def _recipe_worker(rank: int, world: int, port: int, overrides: list[str], out: str) -> None:
+    from stdann.train import run_recipe
+
+    _environment(rank, world, port)
+    try:
+        run_recipe(load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_the_recipe_runs_under_two_ranks(tmp_path):
+    """Every rank trains in stages 1 and 4; rank 0 alone makes the positions."""
+    corpus = micro_corpus(tmp_path / "videos")
+    overrides = [*MICRO_RECIPE, f"data.root={corpus}", "train.probe_every=0"]
+    out = tmp_path / "run"
+    mp.spawn(_recipe_worker, args=(2, free_port(), overrides, str(out)), nprocs=2, join=True)
+    for stage in ("1-pretrain", "2-positions", "3-swap", "4-topographic"):
+        assert (out / stage / "finished.json").exists(), stage
+    state = load_checkpoint(out / "4-topographic" / "checkpoints" / "step-000000002.pt")
+    assert len(state["random_states"]) == 2
+    assert (out / "finished.json").exists()

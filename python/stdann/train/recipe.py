@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from stdann.atomic import atomic_write_text
 from stdann.config import Config, apply_overrides, config_from_dict
@@ -35,7 +36,7 @@ from stdann.topo import (
 )
 from stdann.topo.sheets import topography_from_config
 from stdann.train.checkpoint import backbone_from_checkpoint
-from stdann.train.loop import pick_device, train
+from stdann.train.loop import distributed_context, pick_device, train
 
 log = logging.getLogger("stdann.recipe")
 
@@ -100,38 +101,54 @@ def write_grating_responses(
 def run_recipe(
     config: Config, out: str | Path, *, progress: bool = True, on_stage: Callable | None = None
 ) -> Path:
-    """Run every unfinished stage of the recipe into `out`; returns the final stage's folder."""
+    """Run every unfinished stage of the recipe into `out`; returns the final stage's folder.
+
+    Under torchrun (`torchrun ... -m stdann.cli recipe ...`) every rank trains
+    in stages 1 and 4, rank 0 alone does stages 2 and 3 and writes the files,
+    and the ranks wait for each other between stages.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", config.to_yaml())
+    rank, _world, _local = distributed_context()
+
+    def sync() -> None:
+        if dist.is_initialized():
+            dist.barrier()
+
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", config.to_yaml())
     folders = {s: out / s for s in STAGES}
 
-    def announce(stage: str, skipped: bool) -> None:
-        log.info("stage %s: %s", stage, "finished already" if skipped else "running")
+    def unfinished(stage: str) -> bool:
+        """Whether the stage must run, decided alike on every rank before any acts."""
+        done = is_finished(folders[stage])
+        log.info("stage %s: %s", stage, "finished already" if done else "running")
         if on_stage is not None:
-            on_stage(stage, skipped)
+            on_stage(stage, done)
+        sync()
+        return not done
 
     # 1. Contrastive loss alone.
     stage = STAGES[0]
-    announce(stage, is_finished(folders[stage]))
-    if not is_finished(folders[stage]):
+    if unfinished(stage):
         pre = stage_config(
             config, [f"train.steps={config.recipe.pretrain_steps}", "topography.alpha=0"]
         )
         train(pre, folders[stage], resume=True, progress=progress)
+        sync()
     pretrained = final_checkpoint(folders[stage])
 
     # 2. Retinotopic positions.
     stage = STAGES[1]
-    announce(stage, is_finished(folders[stage]))
-    if not is_finished(folders[stage]):
-        save_positions(folders[stage], initial_positions(topography_from_config(config)))
-        _finish(folders[stage])
+    if unfinished(stage):
+        if rank == 0:
+            save_positions(folders[stage], initial_positions(topography_from_config(config)))
+            _finish(folders[stage])
+        sync()
 
     # 3. Grating responses of the stage-1 model; positions swap-optimised on them.
     stage = STAGES[2]
-    announce(stage, is_finished(folders[stage]))
-    if not is_finished(folders[stage]):
+    if unfinished(stage) and rank == 0:
         responses_dir = folders[stage] / "responses"
         write_grating_responses(pretrained, responses_dir)
         optimised = {}
@@ -159,11 +176,11 @@ def run_recipe(
             )
         save_positions(folders[stage] / "positions", optimised)
         _finish(folders[stage])
+    sync()
 
     # 4. Both losses on the optimised positions.
     stage = STAGES[3]
-    announce(stage, is_finished(folders[stage]))
-    if not is_finished(folders[stage]):
+    if unfinished(stage):
         topo = stage_config(config, [f"train.steps={config.recipe.topographic_steps}"])
         train(
             topo,
@@ -173,5 +190,7 @@ def run_recipe(
             positions=folders[STAGES[2]] / "positions",
             progress=progress,
         )
-    _finish(out, final=STAGES[3])
+        sync()
+    if rank == 0:
+        _finish(out, final=STAGES[3])
     return folders[STAGES[3]]
