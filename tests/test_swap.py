@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -122,28 +124,73 @@ def test_numpy_step_gain_equals_the_change_of_the_objective():
     assert spatial_loss_rel(x, moved).item() < spatial_loss_rel(x, c).item()
 
 
-def test_native_total_gain_equals_the_numpy_objective_change():
-    # Units in a 3 mm cluster on a sheet whose one window is the whole sheet;
-    # min_fill = 1 skips any window the grid offset cuts through the cluster,
-    # so every window that runs holds all the units, and the gain the native
-    # code sums over its windows is the change of G over the whole arrangement,
-    # which the NumPy twin computes in float64 from the responses alone.
+def cluster_case() -> tuple[np.ndarray, np.ndarray, float]:
+    """60 units in a 3 mm cluster in the middle of a 40 mm sheet: responses, positions, side."""
     rng = np.random.default_rng(8)
     k, side = 60, 40.0
     responses = rng.normal(size=(24, k)).astype(np.float32)
     coords = side / 2 + rng.random((k, 2)) * 3.0
+    return responses, coords, side
+
+
+def run_cluster_case(seed: int) -> tuple[np.ndarray, dict]:
+    # The one window is the whole sheet; min_fill = 1 skips any window the
+    # grid offset cuts through the cluster, so every window that runs holds
+    # all the units.
+    responses, coords, side = cluster_case()
+    return _native.swap_optimize(
+        responses, coords, side, side, 2000, steps_per_window=200, min_fill=1.0, seed=seed
+    )
+
+
+def check_gain_against_numpy(slot_of_unit: np.ndarray, stats: dict) -> None:
+    """The gain the native code sums over its windows is the change of G over
+    the whole arrangement, which the NumPy twin computes in float64."""
+    responses, coords, _ = cluster_case()
+    k = responses.shape[1]
     r = np.corrcoef(responses.astype(np.float64), rowvar=False)
     d = 1.0 / (np.hypot(*(coords[:, None] - coords[None]).transpose(2, 0, 1)) + 1.0)
+    assert stats["windows"] == 10 and stats["swaps_accepted"] > 0
+    unit_at = np.argsort(slot_of_unit)
+    change = window_objective(r, d, unit_at) - window_objective(r, d, np.arange(k))
+    assert stats["total_gain"] > 0
+    # The native code correlates and sums in float32: agreement to 1e-6.
+    assert stats["total_gain"] == pytest.approx(change, rel=1e-6)
+
+
+def test_native_total_gain_equals_the_numpy_objective_change():
     for seed in range(3):
-        slot_of_unit, stats = _native.swap_optimize(
-            responses, coords, side, side, 2000, steps_per_window=200, min_fill=1.0, seed=seed
-        )
-        assert stats["windows"] == 10 and stats["swaps_accepted"] > 0
-        unit_at = np.argsort(slot_of_unit)
-        change = window_objective(r, d, unit_at) - window_objective(r, d, np.arange(k))
-        # The native code correlates and sums in float32: agreement to 1e-6.
-        assert stats["total_gain"] > 0
-        assert stats["total_gain"] == pytest.approx(change, rel=1e-6), seed
+        check_gain_against_numpy(*run_cluster_case(seed))
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_every_kernel_set_reports_the_gain_numpy_computes(isa):
+    # STDANN_ISA is read once per process: each kernel set runs in its own.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); "
+        "from test_swap import run_cluster_case; "
+        "slots, stats = run_cluster_case(1); "
+        "print(json.dumps([slots.tolist(), stats]))"
+    )
+    env = {**os.environ, "STDANN_ISA": isa}
+    tests_dir = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script, tests_dir],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "cannot run" in done.stderr:
+        pytest.skip(f"this processor cannot run the {isa} kernels: {done.stderr.strip()}")
+    assert "STDANN_ISA" not in done.stderr, done.stderr
+    slots, stats = json.loads(done.stdout)
+    check_gain_against_numpy(np.array(slots), stats)
 
 
 def test_progress_callback_sees_every_step():

@@ -65,9 +65,9 @@ pub(crate) fn no_plaquette(map: &Map<'_>) -> CortexError {
 /// its left and right.
 pub(crate) fn scan_plaquettes(map: &Map<'_>, on_pinwheel: impl FnMut(usize, usize, i8)) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has just been checked for AVX2, the only feature
-        // the function is compiled for.
+    if stdann_isa::Isa::selected() >= stdann_isa::Isa::Avx2 {
+        // SAFETY: the selected set never exceeds what the CPU reported, and
+        // AVX2 is the only feature the function is compiled for.
         return unsafe { scan_plaquettes_avx2(map, on_pinwheel) };
     }
     scan_plaquettes_portable(map, on_pinwheel)

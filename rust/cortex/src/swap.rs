@@ -26,7 +26,8 @@
 //! in a fixed order: the outcome depends on the seed, not on the number of
 //! threads. (It can differ between processors with and without AVX2 and FMA:
 //! fused multiply-adds round differently. The AVX-512 kernels give exactly
-//! what the AVX2 ones give.)
+//! what the AVX2 ones give. `STDANN_ISA=portable|avx2|avx512` narrows the
+//! kernels a run uses; see `stdann_isa`.)
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -324,20 +325,18 @@ pub fn optimise_window(
     }
 }
 
-/// The widest kernels this CPU runs.
+/// The kernels windows run: the widest this CPU runs, or the narrower set
+/// `STDANN_ISA` names (see `stdann_isa`).
 fn best_isa() -> Isa {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx2 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
-            return AVX512;
-        }
-        if avx2 {
-            return AVX2;
-        }
+    isa_of(stdann_isa::Isa::selected())
+}
+
+fn isa_of(isa: stdann_isa::Isa) -> Isa {
+    match isa {
+        stdann_isa::Isa::Portable => PORTABLE,
+        stdann_isa::Isa::Avx2 => AVX2,
+        stdann_isa::Isa::Avx512 => AVX512,
     }
-    PORTABLE
 }
 
 /// The same code compiled for AVX2 and FMA, so that the correlation matrix
@@ -526,10 +525,10 @@ fn window_matrices<const ISA: Isa>(
     let d = aligned(d, kp * ld);
     #[cfg(target_arch = "x86_64")]
     if ISA == AVX512 {
+        debug_assert!(stdann_isa::Isa::Avx512.available());
         // SAFETY: ISA is AVX512 only on the path `optimise_window` takes
         // after the CPU reported AVX-512F, AVX2 and FMA (checked again in
         // debug builds); the buffers have the sizes the function checks.
-        debug_assert_eq!(best_isa(), AVX512);
         unsafe { avx512::window_matrices(zw, zt, xs, ys, stride, kp, ld, r, d) };
         return (kp, ld);
     }
@@ -1502,8 +1501,9 @@ mod tests {
             }
         }
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if !stdann_isa::Isa::Avx2.available() {
+            eprintln!("skipped the AVX2 comparison: this processor has no AVX2 and FMA");
+        } else {
             // Stale values in reused buffers must not leak into the next window.
             let mut simd = Scratch {
                 r: vec![f32::NAN; kp * side.1 + 15],
@@ -1542,8 +1542,8 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx512_transpose_and_kernels_equal_avx2_bit_for_bit() {
-        if best_isa() != AVX512 {
-            eprintln!("no AVX-512 on this CPU: nothing to compare");
+        if !stdann_isa::Isa::Avx512.available() {
+            eprintln!("skipped: this processor has no AVX-512F and AVX-512BW, nothing to compare");
             return;
         }
         use std::arch::x86_64::*;
@@ -1619,6 +1619,23 @@ mod tests {
         // small ones and back: no stale entry of a previous window may leak.
         let (resp, pos) = smooth_map(23, 8.0, 20);
         let z = NormalisedResponses::new(&resp, 20, 529, false).unwrap();
+        let mut ran = Vec::new();
+        for isa in stdann_isa::Isa::ALL {
+            if !isa.available() {
+                eprintln!("skipped {}: this processor cannot run it", isa.name());
+                continue;
+            }
+            window_matrices_are_right_with(isa_of(isa), &z, &pos);
+            ran.push(isa);
+        }
+        assert_eq!(
+            ran.last(),
+            Some(&stdann_isa::Isa::detected()),
+            "ran {ran:?}"
+        );
+    }
+
+    fn window_matrices_are_right_with(isa: Isa, z: &NormalisedResponses, pos: &[[f64; 2]]) {
         let mut scratch = Scratch::default();
         let mut rng = ChaCha8Rng::seed_from_u64(8);
         for k in [500usize, 2, 3, 7, 8, 9, 12, 13, 23, 24, 25, 49, 500, 5] {
@@ -1627,10 +1644,10 @@ mod tests {
             slots.truncate(k);
             let mut units = slots.clone();
             units.shuffle(&mut rng);
-            let side = match best_isa() {
-                AVX512 => window_matrices::<AVX512>(&z, &pos, &slots, &units, &mut scratch),
-                AVX2 => window_matrices::<AVX2>(&z, &pos, &slots, &units, &mut scratch),
-                _ => window_matrices::<PORTABLE>(&z, &pos, &slots, &units, &mut scratch),
+            let side = match isa {
+                AVX512 => window_matrices::<AVX512>(z, pos, &slots, &units, &mut scratch),
+                AVX2 => window_matrices::<AVX2>(z, pos, &slots, &units, &mut scratch),
+                _ => window_matrices::<PORTABLE>(z, pos, &slots, &units, &mut scratch),
             };
             let kp = side.0;
             let (sr, sd) = scratch.matrices(side);
@@ -1648,6 +1665,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_kernel_set_here_keeps_its_gain_equal_to_the_change_of_g() {
+        let (resp, pos) = smooth_map(23, 8.0, 20);
+        let z = NormalisedResponses::new(&resp, 20, 529, false).unwrap();
+        let k = 200;
+        let slots: Vec<u32> = (0..k as u32).collect();
+        let mut units = slots.clone();
+        units.shuffle(&mut ChaCha8Rng::seed_from_u64(4));
+        let before = window_gain_objective(&z, &pos, &units, &slots);
+        let mut ran = Vec::new();
+        for isa in stdann_isa::Isa::ALL {
+            if !isa.available() {
+                eprintln!("skipped {}: this processor cannot run it", isa.name());
+                continue;
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(5);
+            let out = match isa_of(isa) {
+                AVX512 => optimise_window_impl::<AVX512>(&z, &pos, &slots, &units, 3000, &mut rng),
+                AVX2 => optimise_window_impl::<AVX2>(&z, &pos, &slots, &units, 3000, &mut rng),
+                _ => optimise_window_impl::<PORTABLE>(&z, &pos, &slots, &units, 3000, &mut rng),
+            };
+            let after_at: Vec<u32> = (0..k).map(|a| units[out.order[a] as usize]).collect();
+            let after = window_gain_objective(&z, &pos, &after_at, &slots);
+            assert!(out.accepted > 0, "{}", isa.name());
+            assert!(
+                ((after - before) - out.gain).abs() < 1e-4 * out.gain,
+                "{}: gain {} but G moved {}",
+                isa.name(),
+                out.gain,
+                after - before
+            );
+            ran.push(isa.name());
+        }
+        eprintln!("ran {ran:?}");
+        assert_eq!(ran.last(), Some(&stdann_isa::Isa::detected().name()));
     }
 
     #[test]

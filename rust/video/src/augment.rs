@@ -347,19 +347,22 @@ thread_local! {
 }
 
 /// Runs the view with AVX2 and FMA where the processor has them, else with
-/// the baseline instruction set. With AVX2, YUV views without blur take the
+/// the baseline instruction set (`STDANN_ISA` can narrow the choice; see
+/// `stdann_isa`). With AVX2, YUV views without blur take the
 /// register-resident path in [`fast`]; the rest take the chunked path (plain
 /// Rust loops, which AVX2 only lets the compiler vectorise wider).
 fn process_view(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>) {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        let isa = stdann_isa::Isa::selected();
+        if isa >= stdann_isa::Isa::Avx2 {
             let npix = work.size * work.size;
             if let Some((planes, full_range)) = yuv {
                 if fast::applies(npix, work.kernel.is_some()) {
                     let (jitter, first, second) = split_ops(work);
                     let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-                    // SAFETY: AVX2 and FMA were just detected, and `applies` holds.
+                    // SAFETY: the selected set, AVX2 or wider, never exceeds what
+                    // the CPU reported; `applies` holds.
                     unsafe {
                         fast::view_yuv(
                             planes,
@@ -370,14 +373,15 @@ fn process_view(work: &FrameWork, frames: &mut [u8], yuv: Option<(&[u8], bool)>)
                             &first,
                             second.as_deref(),
                             &mut scratch.0,
-                            true,
+                            isa == stdann_isa::Isa::Avx512,
                         )
                     };
                     SCRATCH.with(|s| *s.borrow_mut() = scratch);
                     return;
                 }
             }
-            // SAFETY: the features this function is compiled for were just detected.
+            // SAFETY: the selected set (AVX2 and FMA or wider) never exceeds
+            // what the CPU reported.
             unsafe { process_view_avx2(work, frames, yuv) };
             return;
         }
@@ -1411,9 +1415,25 @@ mod tests {
     #[test]
     fn register_path_equals_the_chunked_path_bit_for_bit() {
         use rand::Rng;
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        use stdann_isa::Isa;
+        if !Isa::Avx2.available() {
+            eprintln!("skipped: this processor has no AVX2 and FMA, so no register path");
             return;
         }
+        let widths: Vec<bool> = [(false, Isa::Avx2), (true, Isa::Avx512)]
+            .into_iter()
+            .filter(|&(_, isa)| {
+                let here = isa.available();
+                if !here {
+                    eprintln!(
+                        "skipped the {} register path: not on this processor",
+                        isa.name()
+                    );
+                }
+                here
+            })
+            .map(|(avx512, _)| avx512)
+            .collect();
         let cfg = AugmentConfig {
             jitter_p: 0.9,
             grayscale_p: 0.3,
@@ -1454,7 +1474,7 @@ mod tests {
             // SAFETY: AVX2 and FMA were detected above.
             unsafe { process_view_avx2(&work, &mut chunked, Some((&yuv, full_range))) };
             let (jitter, first, second) = split_ops(&work);
-            for avx512 in [false, true] {
+            for &avx512 in &widths {
                 let mut registers = vec![0u8; yuv.len()];
                 let mut planes = Vec::new();
                 // SAFETY: AVX2 and FMA were detected above; `applies` holds.

@@ -264,7 +264,8 @@ impl PlaneResampler {
             let mut done = 0;
             #[cfg(target_arch = "x86_64")]
             if simd {
-                // SAFETY: AVX2 was detected by simd_available.
+                // SAFETY: `simd` is set only when the selected set, never wider than
+                // what the CPU reported, includes AVX2.
                 done = unsafe { avx2::vertical(&taps[..n], &weights[..n], &mut row[..self.span]) };
             }
             vertical_scalar(&taps[..n], &weights[..n], &mut row[done..self.span], done);
@@ -317,7 +318,8 @@ fn vertical_scalar(taps: &[&[u8]], weights: &[u16], out: &mut [u8], offset: usiz
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx2")
+        // AVX2 is all the kernels need; STDANN_ISA=portable turns them off.
+        stdann_isa::Isa::selected() >= stdann_isa::Isa::Avx2
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
