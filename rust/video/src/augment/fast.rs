@@ -29,11 +29,12 @@ pub(super) fn applies(npix: usize, blur: bool) -> bool {
 /// of `npix` pixels each, `out` receives T frames of interleaved RGB bytes.
 /// `first` runs before the contrast pivot is known, `second` (starting with
 /// contrast, if there is contrast) after it; `planes` is the float frame
-/// buffer between the two passes. Runs with AVX-512 where the processor has
-/// it.
+/// buffer between the two passes. Runs with AVX-512 where `allow_avx512`
+/// says so (the selected kernel set) and the processor has it.
 ///
 /// # Safety
-/// The processor must have AVX2 and FMA, and `applies(npix, ..)` must hold.
+/// The processor must have AVX2 and FMA, and `applies(npix, ..)` must hold
+/// (checked: a violation panics rather than reading out of bounds).
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn view_yuv(
     yuv: &[u8],
