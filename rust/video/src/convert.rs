@@ -39,6 +39,15 @@ pub fn pixel_format(raw: i32) -> Option<ffi::AVPixelFormat> {
     Some(unsafe { std::mem::transmute::<i32, ffi::AVPixelFormat>(raw) })
 }
 
+/// The pixel format of a frame, checked as [`pixel_format`] checks it
+/// (`ffmpeg::frame::Video::format` converts the raw value unchecked).
+pub fn frame_pixel_format(frame: &ffmpeg::frame::Video) -> Option<ffmpeg::format::Pixel> {
+    // SAFETY: `frame` wraps a valid AVFrame for the borrow; only its format,
+    // a plain int, is read.
+    let raw = unsafe { (*frame.as_ptr()).format };
+    pixel_format(raw).map(ffmpeg::format::Pixel::from)
+}
+
 /// The reason given for a frame whose pixel format the bindings do not know.
 pub(crate) fn unknown_pixel_format(raw: i32) -> String {
     format!(
@@ -612,6 +621,9 @@ mod tests {
             .frame_to_rgb(&frame, &mut out)
             .expect_err("unknown format");
         assert!(err.to_string().contains("pixel format 10000"), "{err}");
+        assert_eq!(frame_pixel_format(&frame), None);
+        // The content hash reads the frame without knowing its layout.
+        crate::index::frame_hash(&frame);
     }
 
     #[test]
@@ -633,7 +645,5 @@ mod tests {
         assert!(RgbConverter::new()
             .crop_scale(&frame, crop, 0, 0, &mut out, 0)
             .is_err());
-        // The content hash reads the frame without knowing its layout.
-        crate::index::frame_hash(&frame);
     }
 }

@@ -238,14 +238,15 @@ impl H264Writer {
     /// keep a reference to its buffers; see [`make_writable`] before reusing it.
     pub fn write(&mut self, frame: &mut ffmpeg::frame::Video) -> Result<()> {
         let (w, h) = (self.width, self.height);
-        if frame.format() != ffmpeg::format::Pixel::YUV420P
+        let format = crate::convert::frame_pixel_format(frame);
+        if format != Some(ffmpeg::format::Pixel::YUV420P)
             || frame.width() != w
             || frame.height() != h
         {
             return Err(VideoError::InvalidArgument(format!(
                 "cannot write '{}': a frame of {:?} {}x{} given to a {w}x{h} YUV420P stream",
                 self.dst.display(),
-                frame.format(),
+                format,
                 frame.width(),
                 frame.height()
             )));

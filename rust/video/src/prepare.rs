@@ -77,7 +77,12 @@ fn transcode(media: &mut Media, writer: &mut H264Writer) -> Result<()> {
     let src = media.path.clone();
 
     let mut on_frame = |decoded: &ffmpeg::frame::Video, writer: &mut H264Writer| -> Result<()> {
-        let (fmt, w, h) = (decoded.format(), decoded.width(), decoded.height());
+        let (w, h) = (decoded.width(), decoded.height());
+        let fmt = crate::convert::frame_pixel_format(decoded).ok_or_else(|| {
+            // SAFETY: `decoded` wraps a valid AVFrame; only its format is read.
+            let raw = unsafe { (*decoded.as_ptr()).format };
+            VideoError::decode(&src, crate::convert::unknown_pixel_format(raw))
+        })?;
         let stale = !matches!(&scaler, Some((f, sw, sh, _)) if *f == fmt && *sw == w && *sh == h);
         if stale {
             let ctx = ffmpeg::software::scaling::Context::get(
