@@ -79,11 +79,14 @@ test-rust: $(STAMPS)/system
 test-python: setup
 	$(PY) -m pytest
 
-lint: $(STAMPS)/python-deps
+# stubtest holds the typed stub of the native module to the built module, so
+# the two cannot drift apart.
+lint: $(STAMPS)/native
 	cargo fmt --all -- --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
+	$(PY) -m mypy.stubtest stdann._native --allowlist python/stdann/_native.stubtest-allowlist
 
 format: $(STAMPS)/python-deps
 	cargo fmt --all

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from os import PathLike
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -68,11 +68,12 @@ def write_video(
     training format (BT.601, limited range), atomically; returns the frame count.
     Bad arguments raise ValueError naming the file."""
 
+@final
 class ClipLoader:
     """The native clip engine behind stdann.data.VideoClipLoader."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         paths: Sequence[str],
         frames: int,
         stride: int,
@@ -87,7 +88,7 @@ class ClipLoader:
         augment: dict[str, Any] | None = None,
         decode_only: bool = False,
         cache_dir: str | None = None,
-    ) -> None: ...
+    ) -> ClipLoader: ...
     def __len__(self) -> int: ...
     def start_epoch(self, epoch: int, start: int = 0) -> None:
         """Produce the batches of `epoch` from batch number `start` on."""
