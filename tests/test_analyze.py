@@ -335,8 +335,8 @@ def test_analyze_a_micro_run_writes_metrics_figures_and_a_report(micro_run, tmp_
     assert metrics["stimuli"]["gratings"]["directions"] == 8
     assert metrics["stimuli"]["gratings"]["phases_deg"] == [0.0]
     assert metrics["stimuli"]["clip"]["size"] == 32 and metrics["stimuli"]["clip"]["frames"] == 4
-    tuning = np.load(out / "tuning" / "layer3.1.npz")
-    assert tuning["directions_deg"].tolist() == [45.0 * k for k in range(8)]
+    with np.load(out / "tuning" / "layer3.1.npz") as tuning:
+        assert tuning["directions_deg"].tolist() == [45.0 * k for k in range(8)]
     assert np.load(out / "responses" / "layer3.1.npy").shape[0] == 8 + 1  # and the blank
     for name in ("model", "untrained"):
         result = metrics[name]
