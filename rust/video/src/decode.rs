@@ -16,6 +16,9 @@ pub struct FrameReader {
     frame: ffmpeg::frame::Video,
     /// Presentation index of the last frame the decoder output, if decoding is under way.
     position: Option<usize>,
+    /// Timestamp of the last frame the decoder output since the last seek or
+    /// restart: the next one must be larger.
+    last_pts: Option<i64>,
 }
 
 impl FrameReader {
@@ -27,6 +30,7 @@ impl FrameReader {
             media,
             frame: ffmpeg::frame::Video::empty(),
             position: None,
+            last_pts: None,
         })
     }
 
@@ -90,16 +94,28 @@ impl FrameReader {
             let got = self.decode_next()?;
             if !got {
                 let missing = targets[next];
-                return Err(VideoError::decode(
-                    &self.media.path,
-                    format!(
-                        "frame {missing} was not produced by the decoder (the file ended after frame {:?}); \
-                         the index does not match the file",
+                return Err(VideoError::IndexMismatch {
+                    path: self.media.path.clone(),
+                    reason: format!(
+                        "frame {missing} was not produced by the decoder (the file ended after frame {:?})",
                         self.position
                     ),
-                ));
+                });
             }
-            let Some(j) = frame_pts(&self.frame)
+            let pts = frame_pts(&self.frame);
+            if let Some(pts) = pts {
+                if let Some(last) = self.last_pts.filter(|&last| pts <= last) {
+                    return Err(VideoError::IndexMismatch {
+                        path: self.media.path.clone(),
+                        reason: format!(
+                            "the decoder output a frame with timestamp {pts} after one with {last} \
+                             (the container's timestamps disagree with the decode order)"
+                        ),
+                    });
+                }
+                self.last_pts = Some(pts);
+            }
+            let Some(j) = pts
                 .and_then(|pts| self.index.frame_of_pts(pts))
                 .or_else(|| self.position.map(|p| p + 1))
             else {
@@ -113,18 +129,18 @@ impl FrameReader {
                 // The seek landed after the wanted frame, or the decoder dropped
                 // it: decode from the very start once before giving up.
                 if retried_from_start {
-                    return Err(VideoError::decode(
-                        &self.media.path,
-                        format!(
-                            "frame {} was not produced by the decoder (next frame was {j}); \
-                             the index does not match the file",
+                    return Err(VideoError::IndexMismatch {
+                        path: self.media.path.clone(),
+                        reason: format!(
+                            "frame {} was not produced by the decoder (next frame was {j})",
                             targets[next]
                         ),
-                    ));
+                    });
                 }
                 retried_from_start = true;
                 self.media.restart()?;
                 self.position = None;
+                self.last_pts = None;
                 continue;
             }
             deliver(j, &self.frame)?;
@@ -222,6 +238,7 @@ impl FrameReader {
             _ => {
                 self.media.restart()?;
                 self.position = None;
+                self.last_pts = None;
                 Ok(())
             }
         }
@@ -230,6 +247,7 @@ impl FrameReader {
     fn seek_to(&mut self, ts: i64) -> Result<()> {
         self.media.seek(ts)?;
         self.position = None;
+        self.last_pts = None;
         Ok(())
     }
 

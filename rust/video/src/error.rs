@@ -16,6 +16,13 @@ pub enum VideoError {
         index: i64,
         frame_count: usize,
     },
+    /// Decoding does not give the frames the index promised: a frame is
+    /// missing where the index puts it, or frames came out with timestamps
+    /// that do not increase (the container's timestamps disagree with the
+    /// decode order). Callers with an index cache rebuild an index that came
+    /// from packets from a full decode, which is exact, and read again.
+    #[error("cannot decode '{path}': {reason}; the index does not match the file")]
+    IndexMismatch { path: PathBuf, reason: String },
     #[error("cannot write '{path}': {reason}")]
     Write { path: PathBuf, reason: String },
     #[error("no usable video: {0}")]

@@ -141,6 +141,9 @@ impl VideoIndex {
 
         if let Some(mut pts) = pts {
             let unique: HashSet<i64> = pts.iter().copied().collect();
+            // The decoder outputs frames in presentation order, so their
+            // timestamps must increase; where they do not, the container's
+            // timestamps disagree with the decode order and cannot name frames.
             let monotone_output = !full_decode || pts.windows(2).all(|w| w[0] < w[1]);
             if unique.len() == pts.len() && monotone_output {
                 pts.sort_unstable();
@@ -148,6 +151,16 @@ impl VideoIndex {
                 index.pts = pts;
                 index.mode = IndexMode::Timestamps;
             }
+        }
+        if !full_decode
+            && index.mode == IndexMode::Timestamps
+            && timestamps_unproven(&media, &packets)
+        {
+            drop(media);
+            if !decoded_prefix_in_timestamp_order(path, PREFIX_CHECK_FRAMES)? {
+                return VideoIndex::scan(path, true);
+            }
+            return Ok(index);
         }
         if index.mode == IndexMode::Sequential {
             if !full_decode {
@@ -180,6 +193,83 @@ impl VideoIndex {
     pub fn is_fresh(&self) -> bool {
         matches!(file_stamp(&self.path), Ok((size, mtime)) if size == self.file_size && mtime == self.mtime_ns)
             && self.version == INDEX_FORMAT_VERSION
+    }
+}
+
+/// Frames decoded by the packet scan's check of a stream whose packets do
+/// not show that their timestamps follow the reordering (see
+/// [`timestamps_unproven`]): B-frame structures repeat from the first
+/// group of pictures on, so a lie shows within the first few.
+const PREFIX_CHECK_FRAMES: usize = 64;
+
+/// Whether the packets alone cannot show that their timestamps name the
+/// frames the decoder outputs. A codec that may reorder frames (B-frames)
+/// gives, in a file with true timestamps, packets whose presentation times
+/// go back somewhere in decode order; where they only increase, the stream
+/// either does not reorder or its muxer copied decode times into the
+/// presentation times (`setts=pts=DTS`, some real MP4 files), and only
+/// decoding tells the two apart. (The dts cannot tell: demuxers such as
+/// Matroska's derive it from the pts.)
+fn timestamps_unproven(media: &Media, packets: &[crate::media::PacketInfo]) -> bool {
+    let mut pts = packets.iter().filter(|p| !p.discard).filter_map(|p| p.pts);
+    let mut increasing = true;
+    if let Some(mut last) = pts.next() {
+        for p in pts {
+            increasing &= p > last;
+            last = p;
+        }
+    }
+    media.codec_may_reorder() && increasing
+}
+
+/// Decode the first `limit` frames of `path` and check that the decoder
+/// outputs them with strictly increasing timestamps.
+fn decoded_prefix_in_timestamp_order(path: &Path, limit: usize) -> Result<bool> {
+    let mut media = Media::open(path, 1)?;
+    let mut frame = ffmpeg::frame::Video::empty();
+    let mut order = TimestampOrder::default();
+    while order.seen < limit {
+        if media.decoder.receive_frame(&mut frame).is_ok() {
+            if !order.next(&frame) {
+                return Ok(false);
+            }
+            continue;
+        }
+        match media.next_packet() {
+            Some(packet) => {
+                let _ = media.decoder.send_packet(&packet);
+            }
+            None => {
+                let _ = media.decoder.send_eof();
+                while order.seen < limit && media.decoder.receive_frame(&mut frame).is_ok() {
+                    if !order.next(&frame) {
+                        return Ok(false);
+                    }
+                }
+                break;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Decoded frames so far and the last one's timestamp.
+#[derive(Default)]
+struct TimestampOrder {
+    last: Option<i64>,
+    seen: usize,
+}
+
+impl TimestampOrder {
+    /// Whether `frame` has a timestamp larger than every frame's before it.
+    fn next(&mut self, frame: &ffmpeg::frame::Video) -> bool {
+        let Some(pts) = frame_pts(frame) else {
+            return false;
+        };
+        let increasing = self.last.is_none_or(|l| pts > l);
+        self.last = Some(pts);
+        self.seen += 1;
+        increasing
     }
 }
 
@@ -399,13 +489,59 @@ impl IndexCache {
 
     /// The cached index of `path`, scanning (and caching) it when missing or stale.
     pub fn get_or_scan(&self, path: &Path) -> Result<VideoIndex> {
-        if let Some(index) = self.load(path) {
-            return Ok(index);
+        self.index(path, false, false)
+    }
+
+    /// The index of `path`: from the cache while it is fresh, unless
+    /// `refresh` or `full_decode` asks for a new scan (a full decode is exact,
+    /// so the index it gives replaces the cached one and later reads use it).
+    pub fn index(&self, path: &Path, full_decode: bool, refresh: bool) -> Result<VideoIndex> {
+        if !(full_decode || refresh) {
+            if let Some(index) = self.load(path) {
+                return Ok(index);
+            }
         }
-        let mut index = VideoIndex::scan(path, false)?;
+        self.scan_and_store(path, full_decode)
+    }
+
+    /// Rebuild the index of `path` from a full decode and cache it: what a
+    /// reader does when decoding shows that an index built from packets does
+    /// not match the file ([`VideoError::IndexMismatch`]).
+    pub fn rebuild_exact(&self, path: &Path) -> Result<VideoIndex> {
+        self.scan_and_store(path, true)
+    }
+
+    fn scan_and_store(&self, path: &Path, full_decode: bool) -> Result<VideoIndex> {
+        let mut index = VideoIndex::scan(path, full_decode)?;
         index.path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        // A cache that cannot be written (read-only home) must not stop decoding.
-        let _ = self.store(&index);
+        // A cache that cannot be written (read-only home) must not stop
+        // decoding; it only costs a new scan next time, which the log says.
+        if let Err(e) = self.store(&index) {
+            log::warn!("the frame index of '{}' is not cached: {e}", path.display());
+        }
         Ok(index)
+    }
+}
+
+/// Read with the index the cache holds for `path`; where decoding shows that
+/// an index built from packets does not match the file (its timestamps
+/// disagree with the decode order, say), rebuild the index from a full
+/// decode (cached for next time) and read again with it.
+pub fn with_index<T>(
+    cache: &IndexCache,
+    path: &Path,
+    index: Option<std::sync::Arc<VideoIndex>>,
+    mut read: impl FnMut(std::sync::Arc<VideoIndex>) -> Result<T>,
+) -> Result<(T, std::sync::Arc<VideoIndex>)> {
+    let index = match index {
+        Some(index) => index,
+        None => std::sync::Arc::new(cache.get_or_scan(path)?),
+    };
+    match read(std::sync::Arc::clone(&index)) {
+        Err(VideoError::IndexMismatch { .. }) if !index.full_decode => {
+            let exact = std::sync::Arc::new(cache.rebuild_exact(path)?);
+            Ok((read(std::sync::Arc::clone(&exact))?, exact))
+        }
+        result => result.map(|value| (value, index)),
     }
 }

@@ -29,16 +29,24 @@ use std::path::Path;
 
 /// Decode the frames `indices` (any order, repeats allowed) of `path` as RGB24,
 /// returned as one (N, H, W, 3) buffer in the order asked, with H and W.
+///
+/// The index comes from the default cache; a file whose timestamps turn out
+/// to disagree with its decode order is indexed again from a full decode.
 pub fn decode_frames(path: &Path, indices: &[i64]) -> Result<(Vec<u8>, u32, u32)> {
-    let index = IndexCache::new(index::default_cache_dir()).get_or_scan(path)?;
-    decode_frames_with_index(path, index, indices)
+    let cache = IndexCache::new(index::default_cache_dir());
+    let (frames, _) = index::with_index(&cache, path, None, |index| {
+        decode_frames_with_index(path, index, indices)
+    })?;
+    Ok(frames)
 }
 
+/// [`decode_frames`] with a given index (no cache, no second try).
 pub fn decode_frames_with_index(
     path: &Path,
-    index: VideoIndex,
+    index: impl Into<std::sync::Arc<VideoIndex>>,
     indices: &[i64],
 ) -> Result<(Vec<u8>, u32, u32)> {
+    let index: std::sync::Arc<VideoIndex> = index.into();
     let n = index.frame_count;
     let mut wanted = Vec::with_capacity(indices.len());
     for &i in indices {

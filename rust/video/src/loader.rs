@@ -23,7 +23,7 @@ use crate::augment::AugmentConfig;
 use crate::clip::{fill_sample, plan_sample, SampleScratch, Work};
 use crate::decode::FrameReader;
 use crate::error::{Result, VideoError};
-use crate::index::{IndexCache, VideoIndex};
+use crate::index::{with_index, IndexCache, VideoIndex};
 use crate::sampling::ClipSpec;
 
 /// Attempts per sample at finding a usable video before the batch fails.
@@ -427,25 +427,33 @@ fn build_sample(
             continue;
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let index = video_index(shared, video)?;
-            let mut reader = FrameReader::open(&shared.paths[video], Arc::clone(&index))?;
-            let plan = plan_sample(
-                &cfg.spec,
-                &cfg.augment,
-                index.frame_count,
-                index.width,
-                index.height,
-                &mut rng,
-            );
-            fill_sample(
-                &mut reader,
-                &cfg.spec,
-                cfg.augment.size,
-                &plan,
-                cfg.work,
-                scratch,
-                out,
-            )
+            let path = &shared.paths[video];
+            let cached = shared.indexes.lock().unwrap().get(&video).cloned();
+            // A sample read with an index that turned out wrong is drawn again
+            // from the same random state with the rebuilt one.
+            let (_, index) = with_index(&shared.cache, path, cached, |index| {
+                let mut rng = rng.clone();
+                let mut reader = FrameReader::open(path, Arc::clone(&index))?;
+                let plan = plan_sample(
+                    &cfg.spec,
+                    &cfg.augment,
+                    index.frame_count,
+                    index.width,
+                    index.height,
+                    &mut rng,
+                );
+                fill_sample(
+                    &mut reader,
+                    &cfg.spec,
+                    cfg.augment.size,
+                    &plan,
+                    cfg.work,
+                    scratch,
+                    out,
+                )
+            })?;
+            shared.indexes.lock().unwrap().insert(video, index);
+            Ok::<(), VideoError>(())
         }));
         let reason = match outcome {
             Ok(Ok(())) => return Ok(video),
@@ -470,19 +478,6 @@ fn build_sample(
         shared.bad.lock().unwrap().len(),
         shared.paths.len()
     )))
-}
-
-fn video_index(shared: &Shared, video: usize) -> Result<Arc<VideoIndex>> {
-    if let Some(index) = shared.indexes.lock().unwrap().get(&video) {
-        return Ok(Arc::clone(index));
-    }
-    let index = Arc::new(shared.cache.get_or_scan(&shared.paths[video])?);
-    shared
-        .indexes
-        .lock()
-        .unwrap()
-        .insert(video, Arc::clone(&index));
-    Ok(index)
 }
 
 #[cfg(test)]

@@ -200,6 +200,17 @@ impl Media {
         }
     }
 
+    /// Whether the codec may output frames in another order than it decodes
+    /// them (B-frames): FFmpeg's descriptor of the codec says so.
+    pub fn codec_may_reorder(&self) -> bool {
+        // SAFETY: avcodec_descriptor_get takes any codec id and returns null
+        // or a pointer to a static descriptor, which is only read.
+        unsafe {
+            let desc = ffi::avcodec_descriptor_get(self.decoder.id().into());
+            !desc.is_null() && (*desc).props & ffi::AV_CODEC_PROP_REORDER != 0
+        }
+    }
+
     /// Seek so that the next packets start at the keyframe at or before `ts`
     /// (stream time base), and drop everything buffered in the decoder.
     pub fn seek(&mut self, ts: i64) -> Result<()> {
