@@ -17,8 +17,11 @@ class NoVideoStreamError(VideoError): ...
 class VideoDecodeError(VideoError): ...
 class FrameIndexError(VideoError): ...
 
-def decode_frames(path: str | PathLike[str], indices: Sequence[int]) -> npt.NDArray[np.uint8]:
-    """Frames `indices` of `path` as (N, H, W, 3) uint8 RGB, in the order asked."""
+def decode_frames(
+    path: str | PathLike[str], indices: Sequence[int], autorotate: bool = True
+) -> npt.NDArray[np.uint8]:
+    """Frames `indices` of `path` as (N, H, W, 3) uint8 RGB, in the order asked; with
+    `autorotate` turned upright as the video's display matrix asks (phone videos)."""
 
 def augment_view(
     frames: npt.NDArray[np.uint8],
@@ -45,8 +48,11 @@ def index_video(
     refresh: bool = False,
 ) -> dict[str, Any]:
     """The frame index of `path` (frame_count, width, height, frame_rate, time_base, codec,
-    container, mode, pts, keyframes, full_decode), from the cache when still fresh; with
-    `full_decode` or `refresh` it is scanned again and the cache updated."""
+    container, mode, pts, keyframes, full_decode, rotation, mirrored, display_size), from
+    the cache when still fresh; with `full_decode` or `refresh` it is scanned again and the
+    cache updated. width and height are the decoded size; rotation (counterclockwise
+    degrees, as ffprobe reports it) and mirrored describe the display matrix, and
+    display_size is (width, height) once turned upright."""
 
 def prepare_video(
     src: str | PathLike[str],
@@ -88,6 +94,7 @@ class ClipLoader:
         augment: dict[str, Any] | None = None,
         decode_only: bool = False,
         cache_dir: str | None = None,
+        autorotate: bool = True,
     ) -> ClipLoader: ...
     def __len__(self) -> int: ...
     def start_epoch(self, epoch: int, start: int = 0) -> None:

@@ -53,6 +53,7 @@ class DataConfig:
     views: int
     threads: int | None
     prefetch: int | None
+    autorotate: bool
     augment: AugmentConfig
     probe_videos: int
 

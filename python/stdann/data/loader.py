@@ -87,6 +87,7 @@ class VideoClipLoader:
         prefetch: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         decode_only: bool = False,
+        autorotate: bool = True,
     ):
         self.paths = [Path(p) for p in paths]
         self.threads = threads or os.cpu_count() or 1
@@ -108,6 +109,7 @@ class VideoClipLoader:
             augment=dict(MOCO_V2_AUGMENT if augment is None else augment),
             decode_only=decode_only,
             cache_dir=None if cache_dir is None else str(cache_dir),
+            autorotate=autorotate,
         )
 
     def __len__(self) -> int:

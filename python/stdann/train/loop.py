@@ -268,6 +268,7 @@ def train(
         world_size=world,
         augment=dataclasses.asdict(d.augment),
         prefetch=d.prefetch,
+        autorotate=d.autorotate,
     )
     per_epoch = len(loader)
     if per_epoch == 0:
@@ -349,7 +350,9 @@ def train(
     probe = None
     if t.probe_every and d.probe_videos and rank == 0:
         try:
-            probe = ProbeSet(videos[: d.probe_videos], d.frames, d.stride, d.size)
+            probe = ProbeSet(
+                videos[: d.probe_videos], d.frames, d.stride, d.size, autorotate=d.autorotate
+            )
         except VideoError as err:
             raise TrainingError(f"no usable probe clips in data.root '{d.root}': {err}") from None
     writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None

@@ -33,7 +33,13 @@ class ProbeSet:
     """Two unaugmented clips of each of `paths`, kept as uint8 in memory."""
 
     def __init__(
-        self, paths: list[Path], frames: int, stride: int, size: int, cache_dir=None
+        self,
+        paths: list[Path],
+        frames: int,
+        stride: int,
+        size: int,
+        cache_dir=None,
+        autorotate: bool = True,
     ) -> None:
         clips, videos = [], []
         loader = VideoClipLoader(
@@ -47,6 +53,7 @@ class ProbeSet:
             seed=PROBE_SEED,
             augment=NO_AUGMENT,
             cache_dir=cache_dir,
+            autorotate=autorotate,
         )
         with loader:
             for batch in loader.iter_batches(0):

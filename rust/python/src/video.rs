@@ -52,7 +52,9 @@ pub fn to_py_err(err: CoreError) -> PyErr {
     match err {
         CoreError::Open { .. } => VideoOpenError::new_err(msg),
         CoreError::NoVideoStream { .. } => NoVideoStreamError::new_err(msg),
-        CoreError::Decode { .. } => VideoDecodeError::new_err(msg),
+        CoreError::Decode { .. } | CoreError::IndexMismatch { .. } => {
+            VideoDecodeError::new_err(msg)
+        }
         CoreError::IndexOutOfRange { .. } => FrameIndexError::new_err(msg),
         CoreError::Write { .. } => pyo3::exceptions::PyOSError::new_err(msg),
         CoreError::InvalidArgument(_) => pyo3::exceptions::PyValueError::new_err(msg),
@@ -75,16 +77,21 @@ pub fn guarded<T: Send>(
     }
 }
 
-/// decode_frames(path, indices) -> numpy.ndarray of shape (N, H, W, 3), uint8 RGB,
-/// frames in the order asked.
+/// decode_frames(path, indices, autorotate=True) -> numpy.ndarray of shape
+/// (N, H, W, 3), uint8 RGB, frames in the order asked; with `autorotate`
+/// turned upright as the video's display matrix asks.
 #[pyfunction]
+#[pyo3(signature = (path, indices, autorotate=true))]
 fn decode_frames<'py>(
     py: Python<'py>,
     path: PathBuf,
     indices: Vec<i64>,
+    autorotate: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let what = format!("decoding '{}'", path.display());
-    let (data, w, h) = guarded(py, &what, || stdann_video::decode_frames(&path, &indices))?;
+    let (data, w, h) = guarded(py, &what, || {
+        stdann_video::decode_frames(&path, &indices, autorotate)
+    })?;
     let n = indices.len();
     let arr = PyArray1::from_vec(py, data);
     Ok(arr.reshape([n, h as usize, w as usize, 3])?.into_any())
@@ -224,18 +231,11 @@ fn index_video<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let what = format!("indexing '{}'", path.display());
     let index = guarded(py, &what, || {
-        let cache =
-            IndexCache::new(cache_dir.unwrap_or_else(stdann_video::index::default_cache_dir));
-        if full_decode || refresh {
-            // A fresh scan replaces the cached index (a full decode is exact,
-            // so later reads use it).
-            let mut index = stdann_video::VideoIndex::scan(&path, full_decode)?;
-            index.path = std::fs::canonicalize(&path).unwrap_or(index.path);
-            let _ = cache.store(&index);
-            Ok(index)
-        } else {
-            cache.get_or_scan(&path)
-        }
+        IndexCache::new(cache_dir.unwrap_or_else(stdann_video::index::default_cache_dir)).index(
+            &path,
+            full_decode,
+            refresh,
+        )
     })?;
     let d = PyDict::new(py);
     d.set_item("path", index.path.to_string_lossy().to_string())?;
@@ -263,6 +263,11 @@ fn index_video<'py>(
             .collect::<Vec<_>>(),
     )?;
     d.set_item("full_decode", index.full_decode)?;
+    // As ffprobe and PyAV report a display matrix: counterclockwise degrees.
+    d.set_item("rotation", index.orientation.rotation_ccw())?;
+    d.set_item("mirrored", index.orientation.mirrored())?;
+    let (dw, dh) = index.orientation.display_size(index.width, index.height);
+    d.set_item("display_size", (dw, dh))?;
     Ok(d)
 }
 
@@ -280,7 +285,7 @@ struct ClipLoader {
 impl ClipLoader {
     #[new]
     #[pyo3(signature = (paths, frames, stride, size, views, batch_size, threads, seed, rank, world_size,
-                        prefetch, augment=None, decode_only=false, cache_dir=None))]
+                        prefetch, augment=None, decode_only=false, cache_dir=None, autorotate=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -298,6 +303,7 @@ impl ClipLoader {
         augment: Option<&Bound<'_, PyDict>>,
         decode_only: bool,
         cache_dir: Option<PathBuf>,
+        autorotate: bool,
     ) -> PyResult<Self> {
         let augment = augment_config(size, augment)?;
         let config = loader::LoaderConfig {
@@ -319,6 +325,7 @@ impl ClipLoader {
                 Work::Full
             },
             cache_dir,
+            autorotate,
         };
         let inner = guarded(py, "starting the clip loader", || {
             loader::ClipLoader::new(paths, config)

@@ -9,6 +9,7 @@ use crate::augment::{AugmentConfig, ViewParams};
 use crate::convert::RgbConverter;
 use crate::decode::FrameReader;
 use crate::error::{Result, VideoError};
+use crate::orient::Orientation;
 use crate::sampling::ClipSpec;
 
 /// What to do with the decoded frames of a sample.
@@ -43,24 +44,36 @@ pub fn plan_sample<R: Rng>(
 }
 
 /// Buffers a worker keeps from sample to sample: one swscale context per
-/// view, and the views' frames as YUV 4:4:4 before augmentation.
+/// view, the views' frames as YUV 4:4:4 before augmentation, and a frame.
 #[derive(Default)]
 pub struct SampleScratch {
     pub converters: Vec<RgbConverter>,
     pub yuv: Vec<u8>,
+    /// A frame being turned upright.
+    pub turned: Vec<u8>,
 }
 
 /// Decode and augment the views of `plan` into `out`, laid out (V, T, S, S, 3).
+/// The plan's crop boxes are boxes of the frame as `orientation` shows it
+/// (drawn from the displayed size): each frame is cropped to the source box
+/// that holds them, scaled, then turned upright, before the view's flip and
+/// colour work, so a view is what augmenting the upright video would give.
+#[allow(clippy::too_many_arguments)]
 pub fn fill_sample(
     reader: &mut FrameReader,
     spec: &ClipSpec,
     size: u32,
     plan: &SamplePlan,
+    orientation: Orientation,
     work: Work,
     scratch: &mut SampleScratch,
     out: &mut [u8],
 ) -> Result<()> {
-    let SampleScratch { converters, yuv } = scratch;
+    let SampleScratch {
+        converters,
+        yuv,
+        turned,
+    } = scratch;
     let s = size as usize;
     let frame_len = s * s * 3;
     let view_len = spec.frames * frame_len;
@@ -94,6 +107,8 @@ pub fn fill_sample(
     // YUV or Some(None) for RGB.
     yuv.resize(out.len(), 0);
     let mut view_mode: Vec<Option<Option<bool>>> = vec![None; spec.views];
+    // The scaler mirrors as it copies only where nothing turns the frame after it.
+    let upright = orientation.is_identity();
     let mut cursor = 0;
     reader.read(&wanted, |j, frame| {
         if work == Work::DecodeOnly {
@@ -115,7 +130,7 @@ pub fn fill_sample(
         while cursor < slots.len() && slots[cursor].0 == j {
             let (_, v, t) = slots[cursor];
             let off = v * view_len + t * frame_len;
-            let crop = plan.params[v].crop;
+            let crop = orientation.source_box(plan.params[v].crop, vw, vh);
             let mode = if view_mode[v] == Some(None) {
                 None
             } else {
@@ -125,18 +140,20 @@ pub fn fill_sample(
                     size,
                     size,
                     &mut yuv[off..off + frame_len],
-                    plan.params[v].flip,
+                    plan.params[v].flip && upright,
                 )?
             };
-            if mode.is_none() {
-                converters[v].crop_scale(
-                    frame,
-                    crop,
-                    size,
-                    size,
-                    &mut out[off..off + frame_len],
-                    s * 3,
-                )?;
+            match mode {
+                Some(_) => {
+                    for plane in yuv[off..off + frame_len].chunks_exact_mut(s * s) {
+                        orientation.apply_in_place(plane, s, s, 1, turned);
+                    }
+                }
+                None => {
+                    let rgb = &mut out[off..off + frame_len];
+                    converters[v].crop_scale(frame, crop, size, size, rgb, s * 3)?;
+                    orientation.apply_in_place(rgb, s, s, 3, turned);
+                }
             }
             if view_mode[v].is_some_and(|m| m != mode) {
                 return Err(VideoError::decode(
@@ -156,7 +173,9 @@ pub fn fill_sample(
             .enumerate()
         {
             match view_mode[v].flatten() {
-                Some(full_range) => plan.params[v].apply_yuv(yuv_view, true, full_range, view, s),
+                Some(full_range) => {
+                    plan.params[v].apply_yuv(yuv_view, upright, full_range, view, s)
+                }
                 None => plan.params[v].apply(view, s),
             }
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, VideoError};
 use crate::media::Media;
 
-pub const INDEX_FORMAT_VERSION: u32 = 2;
+pub const INDEX_FORMAT_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexMode {
@@ -61,6 +61,9 @@ pub struct VideoIndex {
     pub seek_points: Vec<SeekPoint>,
     /// Whether the index came from a full decode rather than from packets.
     pub full_decode: bool,
+    /// How frames are turned to be shown upright; `width` and `height` are
+    /// the decoded (coded) size, before turning.
+    pub orientation: crate::orient::Orientation,
 }
 
 pub(crate) fn file_stamp(path: &Path) -> Result<(u64, u128)> {
@@ -121,6 +124,7 @@ impl VideoIndex {
             pts: Vec::new(),
             seek_points: Vec::new(),
             full_decode,
+            orientation: media.orientation,
         };
 
         let frame_packets: Vec<&crate::media::PacketInfo> =

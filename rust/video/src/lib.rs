@@ -3,6 +3,7 @@
 //! - [`index`]: which frames a video has and where decoding can start;
 //! - [`decode`]: random access by frame index;
 //! - [`convert`] and [`resample`]: crop, scale and RGB conversion;
+//! - [`orient`]: the display matrix's quarter turns and mirrors;
 //! - [`sampling`] and [`augment`]: clips and their temporally consistent augmentation;
 //! - [`loader`]: the prefetching batch engine used for training;
 //! - [`encode`]: writing the training format (H.264 with frequent keyframes);
@@ -17,6 +18,7 @@ pub mod error;
 pub mod index;
 pub mod loader;
 pub mod media;
+pub mod orient;
 pub mod prepare;
 pub mod resample;
 pub mod sampling;
@@ -28,14 +30,20 @@ pub use index::{IndexCache, IndexMode, VideoIndex};
 use std::path::Path;
 
 /// Decode the frames `indices` (any order, repeats allowed) of `path` as RGB24,
-/// returned as one (N, H, W, 3) buffer in the order asked, with H and W.
+/// returned as one (N, H, W, 3) buffer in the order asked, with W and H.
+/// With `autorotate` frames are turned upright as the video's display matrix
+/// asks (W and H are then the displayed size).
 ///
 /// The index comes from the default cache; a file whose timestamps turn out
 /// to disagree with its decode order is indexed again from a full decode.
-pub fn decode_frames(path: &Path, indices: &[i64]) -> Result<(Vec<u8>, u32, u32)> {
+pub fn decode_frames(
+    path: &Path,
+    indices: &[i64],
+    autorotate: bool,
+) -> Result<(Vec<u8>, u32, u32)> {
     let cache = IndexCache::new(index::default_cache_dir());
     let (frames, _) = index::with_index(&cache, path, None, |index| {
-        decode_frames_with_index(path, index, indices)
+        decode_frames_with_index(path, index, indices, autorotate)
     })?;
     Ok(frames)
 }
@@ -45,6 +53,7 @@ pub fn decode_frames_with_index(
     path: &Path,
     index: impl Into<std::sync::Arc<VideoIndex>>,
     indices: &[i64],
+    autorotate: bool,
 ) -> Result<(Vec<u8>, u32, u32)> {
     let index: std::sync::Arc<VideoIndex> = index.into();
     let n = index.frame_count;
@@ -60,6 +69,11 @@ pub fn decode_frames_with_index(
         wanted.push(i as usize);
     }
     let (w, h) = (index.width, index.height);
+    let orientation = if autorotate {
+        index.orientation
+    } else {
+        orient::Orientation::IDENTITY
+    };
     let frame_bytes = w as usize * h as usize * 3;
     let mut out = vec![0u8; frame_bytes * indices.len()];
     let mut order: Vec<usize> = (0..wanted.len()).collect();
@@ -67,6 +81,7 @@ pub fn decode_frames_with_index(
     let sorted: Vec<usize> = order.iter().map(|&k| wanted[k]).collect();
     let mut reader = FrameReader::open(path, index)?;
     let mut converter = convert::RgbConverter::new();
+    let mut turned = Vec::new();
     let mut cursor = 0;
     reader.read(&sorted, |j, frame| {
         if frame.width() != w || frame.height() != h {
@@ -83,6 +98,7 @@ pub fn decode_frames_with_index(
         let first = order[cursor];
         let dst = &mut out[first * frame_bytes..(first + 1) * frame_bytes];
         converter.frame_to_rgb(frame, dst)?;
+        orientation.apply_in_place(dst, w as usize, h as usize, 3, &mut turned);
         let mut k = cursor + 1;
         while k < order.len() && wanted[order[k]] == j {
             let (a, b) = (first * frame_bytes, order[k] * frame_bytes);
@@ -92,5 +108,6 @@ pub fn decode_frames_with_index(
         cursor = k;
         Ok(())
     })?;
+    let (w, h) = orientation.display_size(w, h);
     Ok((out, w, h))
 }

@@ -24,6 +24,7 @@ use crate::clip::{fill_sample, plan_sample, SampleScratch, Work};
 use crate::decode::FrameReader;
 use crate::error::{Result, VideoError};
 use crate::index::{with_index, IndexCache, VideoIndex};
+use crate::orient::Orientation;
 use crate::sampling::ClipSpec;
 
 /// Attempts per sample at finding a usable video before the batch fails.
@@ -42,6 +43,8 @@ pub struct LoaderConfig {
     pub world_size: usize,
     pub work: Work,
     pub cache_dir: Option<PathBuf>,
+    /// Turn frames upright as the video's display matrix asks (phone videos).
+    pub autorotate: bool,
 }
 
 impl LoaderConfig {
@@ -434,12 +437,18 @@ fn build_sample(
             let (_, index) = with_index(&shared.cache, path, cached, |index| {
                 let mut rng = rng.clone();
                 let mut reader = FrameReader::open(path, Arc::clone(&index))?;
+                let orientation = if cfg.autorotate {
+                    index.orientation
+                } else {
+                    Orientation::IDENTITY
+                };
+                let (width, height) = orientation.display_size(index.width, index.height);
                 let plan = plan_sample(
                     &cfg.spec,
                     &cfg.augment,
                     index.frame_count,
-                    index.width,
-                    index.height,
+                    width,
+                    height,
                     &mut rng,
                 );
                 fill_sample(
@@ -447,6 +456,7 @@ fn build_sample(
                     &cfg.spec,
                     cfg.augment.size,
                     &plan,
+                    orientation,
                     cfg.work,
                     scratch,
                     out,

@@ -77,6 +77,8 @@ pub struct Media {
     pub frame_rate: f64,
     pub width: u32,
     pub height: u32,
+    /// How frames are turned to be shown upright (the stream's display matrix).
+    pub orientation: crate::orient::Orientation,
     /// Set once the demuxer reached the end of the file or gave up on errors.
     pub exhausted: bool,
     /// True until the first packet is read or a seek is made: the file is at its start.
@@ -100,7 +102,7 @@ impl Media {
             VideoError::open(path, reason)
         })?;
         let format_name = input.format().name().to_string();
-        let (stream_index, time_base, parameters, frame_rate) = {
+        let (stream_index, time_base, parameters, frame_rate, orientation) = {
             let stream = input
                 .streams()
                 .filter(|s| s.parameters().medium() == ffmpeg::media::Type::Video)
@@ -131,7 +133,19 @@ impl Media {
             } else {
                 0.0
             };
-            (stream.index(), stream.time_base(), stream.parameters(), fps)
+            let orientation = stream
+                .side_data()
+                .find(|d| d.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix)
+                .and_then(|d| display_matrix(d.data()))
+                .map(|m| crate::orient::Orientation::from_display_matrix(&m))
+                .unwrap_or_default();
+            (
+                stream.index(),
+                stream.time_base(),
+                stream.parameters(),
+                fps,
+                orientation,
+            )
         };
         let decoder = open_decoder(path, parameters, time_base, threads)?;
         let codec_name = decoder
@@ -153,6 +167,7 @@ impl Media {
             frame_rate,
             width,
             height,
+            orientation,
             exhausted: false,
             untouched: true,
             threads,
@@ -246,6 +261,19 @@ impl Media {
         *self = fresh;
         Ok(())
     }
+}
+
+/// The nine values of a display matrix (native-endian 32-bit integers), or
+/// None when the side data is not one.
+fn display_matrix(data: &[u8]) -> Option<[i32; 9]> {
+    if data.len() < 36 {
+        return None;
+    }
+    let mut m = [0i32; 9];
+    for (k, v) in m.iter_mut().enumerate() {
+        *v = i32::from_ne_bytes(data[4 * k..4 * k + 4].try_into().ok()?);
+    }
+    Some(m)
 }
 
 fn open_decoder(

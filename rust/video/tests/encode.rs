@@ -47,7 +47,7 @@ fn written_frames_decode_in_order_within_h264_loss() {
     assert_eq!(keys[0], 0);
     assert!(keys.windows(2).all(|k| k[1] - k[0] <= 4), "{keys:?}");
     let all: Vec<i64> = (0..T as i64).collect();
-    let (decoded, _, _) = decode_frames_with_index(&path, index, &all).unwrap();
+    let (decoded, _, _) = decode_frames_with_index(&path, index, &all, true).unwrap();
     let frame = H * W * 3;
     for i in 0..T {
         let got = &decoded[i * frame..(i + 1) * frame];

@@ -45,6 +45,7 @@ fn config(dir: &Path, augment: AugmentConfig, threads: usize) -> LoaderConfig {
         world_size: 1,
         work: Work::Full,
         cache_dir: Some(dir.join("cache")),
+        autorotate: true,
     }
 }
 

@@ -56,10 +56,10 @@ fn check_random_access(path: &Path) {
 fn check_random_access_with(path: &Path, fast: VideoIndex, exact: VideoIndex) {
     let n = exact.frame_count as i64;
     let all: Vec<i64> = (0..n).collect();
-    let (sequential, w, h) = decode_frames_with_index(path, exact.clone(), &all).unwrap();
+    let (sequential, w, h) = decode_frames_with_index(path, exact.clone(), &all, true).unwrap();
     let frame = (w * h * 3) as usize;
     let picks: Vec<i64> = vec![n - 1, 0, 23, 24, 11, 11, 37, 1, n - 2, 12];
-    let (random, _, _) = decode_frames_with_index(path, fast, &picks).unwrap();
+    let (random, _, _) = decode_frames_with_index(path, fast, &picks, true).unwrap();
     for (k, &i) in picks.iter().enumerate() {
         let i = i as usize;
         assert_eq!(
@@ -121,7 +121,7 @@ fn bad_files_give_errors_that_name_them() {
     }
     let good = encode(&dir, "ok.mp4", &["-c:v", "libx264"]);
     let index = VideoIndex::scan(&good, false).unwrap();
-    let err = decode_frames_with_index(&good, index, &[50]).unwrap_err();
+    let err = decode_frames_with_index(&good, index, &[50], true).unwrap_err();
     assert!(matches!(
         err,
         VideoError::IndexOutOfRange {
@@ -186,9 +186,11 @@ fn timestamps_that_disagree_with_the_decode_order_index_like_none() {
         let n = fast.frame_count;
         assert!(n as i64 > m - 4, "{container}: {n} of {m} frames");
         let (got, w, h) =
-            decode_frames_with_index(&lying, fast, &(0..n as i64).collect::<Vec<_>>()).unwrap();
+            decode_frames_with_index(&lying, fast, &(0..n as i64).collect::<Vec<_>>(), true)
+                .unwrap();
         let (expected, _, _) =
-            decode_frames_with_index(&honest, honest_index, &(0..m).collect::<Vec<_>>()).unwrap();
+            decode_frames_with_index(&honest, honest_index, &(0..m).collect::<Vec<_>>(), true)
+                .unwrap();
         let frame = (w * h * 3) as usize;
         let mut k = 0;
         for i in 0..n {
@@ -221,13 +223,14 @@ fn a_reader_that_sees_timestamps_go_back_rebuilds_the_index_from_a_full_decode()
     wrong.seek_points.truncate(1);
     wrong.seek_points[0].hash = None;
     let all: Vec<i64> = (0..n as i64).collect();
-    let err = decode_frames_with_index(&lying, wrong.clone(), &all).unwrap_err();
+    let err = decode_frames_with_index(&lying, wrong.clone(), &all, true).unwrap_err();
     assert!(matches!(err, VideoError::IndexMismatch { .. }), "{err}");
     assert!(err.to_string().contains("lying.mkv"), "{err}");
 
     // Read forward past the reordered frames, the reader sees a timestamp
     // go back, and says so.
-    let err = decode_frames_with_index(&lying, wrong.clone(), &[0, n as i64 - 1]).unwrap_err();
+    let err =
+        decode_frames_with_index(&lying, wrong.clone(), &[0, n as i64 - 1], true).unwrap_err();
     assert!(
         matches!(&err, VideoError::IndexMismatch { reason, .. } if reason.contains("disagree with the decode order")),
         "{err}"
@@ -235,7 +238,7 @@ fn a_reader_that_sees_timestamps_go_back_rebuilds_the_index_from_a_full_decode()
 
     let cache = IndexCache::new(dir.join("cache"));
     let (frames, used) = with_index(&cache, &lying, Some(wrong.into()), |index| {
-        decode_frames_with_index(&lying, index, &all)
+        decode_frames_with_index(&lying, index, &all, true)
     })
     .unwrap();
     assert_eq!(used.mode, IndexMode::Sequential);
@@ -246,7 +249,7 @@ fn a_reader_that_sees_timestamps_go_back_rebuilds_the_index_from_a_full_decode()
         IndexMode::Sequential
     );
     let honest_index = VideoIndex::scan(&honest, false).unwrap();
-    let (expected, _, _) = decode_frames_with_index(&honest, honest_index, &all).unwrap();
+    let (expected, _, _) = decode_frames_with_index(&honest, honest_index, &all, true).unwrap();
     assert!(frames.0 == expected, "the rebuilt index gives other frames");
     std::fs::remove_dir_all(&dir).ok();
 }
