@@ -230,3 +230,23 @@ def test_display_rotation_turns_frames_as_ffmpeg_shows_them(battery, name, tmp_p
     assert np.array_equal(clips(path), np.rot90(plain, k=k, axes=(3, 4)))
     assert np.array_equal(clips(path, flip=1.0), np.rot90(plain, k=k, axes=(3, 4))[..., ::-1, :])
     assert np.array_equal(clips(path, autorotate=False), plain)
+
+
+@pytest.mark.parametrize("name", list(ROTATED))
+def test_prepared_videos_are_upright_and_carry_no_display_matrix(battery, name, tmp_path):
+    from stdann import _native
+
+    path = battery[name]
+    upright = decode_frames(path, list(range(N)))
+    out = tmp_path / "prepared.mp4"
+    assert _native.prepare_video(str(path), str(out), short_side=128) == N
+    index = index_video(out, cache_dir=tmp_path)
+    assert index["rotation"] == 0 and not index["mirrored"]
+    prepared = decode_frames(out, list(range(N)))
+    assert prepared.shape == upright.shape
+    # x264 at crf 20 re-encodes: close, not equal; a wrong turn is far off.
+    assert np.abs(prepared.astype(np.int16) - upright).mean() < 3
+    kept = tmp_path / "kept.mp4"
+    _native.prepare_video(str(path), str(kept), short_side=128, autorotate=False)
+    as_decoded = decode_frames(path, list(range(N)), autorotate=False)
+    assert np.abs(decode_frames(kept, list(range(N))).astype(np.int16) - as_decoded).mean() < 3

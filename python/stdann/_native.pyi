@@ -60,8 +60,10 @@ def prepare_video(
     short_side: int = 128,
     keyframe_interval: int = 32,
     crf: int = 20,
+    autorotate: bool = True,
 ) -> int:
-    """Transcode `src` into the training format at `dst` (atomically); returns the frame count."""
+    """Transcode `src` into the training format at `dst` (atomically), turned upright as its
+    display matrix asks unless `autorotate` is off; returns the frame count."""
 
 def write_video(
     path: str | PathLike[str],

@@ -78,6 +78,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                 short_side=args.short_side,
                 keyframe_interval=args.keyframe_interval,
                 crf=args.crf,
+                autorotate=not args.no_autorotate,
             )
             return n, None
         except (_native.VideoError, OSError, ValueError) as e:
@@ -134,7 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="transcode a dataset into the training format",
         description="Transcode every video under SRC into DST as H.264 MP4 with a short side of "
         "at most --short-side pixels and a keyframe at least every --keyframe-interval frames. "
-        "Frame i of each output is frame i of its source. Resumable: finished files are skipped.",
+        "Frame i of each output is frame i of its source, turned upright. Resumable: finished "
+        "files are skipped.",
     )
     p.add_argument("src", help="a folder of videos (searched recursively) or one video")
     p.add_argument("dst", help="output folder; the folder structure of SRC is kept")
@@ -143,6 +145,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keyframe-interval", type=int, default=32, help="frames between keyframes (default 32)"
     )
     p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
+    p.add_argument(
+        "--no-autorotate",
+        action="store_true",
+        help="keep frames as decoded; by default they are turned upright as a video's display "
+        "matrix asks (phone videos), and the output carries none",
+    )
     p.add_argument("--jobs", type=int, default=jobs, help=f"parallel transcodes (default {jobs})")
     p.add_argument("--overwrite", action="store_true", help="redo files that already exist")
     p.set_defaults(run=run_prepare)

@@ -463,9 +463,10 @@ fn augment_config(size: u32, d: Option<&Bound<'_, PyDict>>) -> PyResult<AugmentC
     Ok(cfg)
 }
 
-/// Transcode one video into the training format; returns its frame count.
+/// Transcode one video into the training format, turned upright unless
+/// `autorotate` is off; returns its frame count.
 #[pyfunction]
-#[pyo3(signature = (src, dst, short_side=128, keyframe_interval=32, crf=20))]
+#[pyo3(signature = (src, dst, short_side=128, keyframe_interval=32, crf=20, autorotate=true))]
 fn prepare_video(
     py: Python<'_>,
     src: PathBuf,
@@ -473,6 +474,7 @@ fn prepare_video(
     short_side: u32,
     keyframe_interval: u32,
     crf: u32,
+    autorotate: bool,
 ) -> PyResult<usize> {
     let opts = stdann_video::prepare::PrepareOptions {
         short_side,
@@ -480,6 +482,7 @@ fn prepare_video(
             keyframe_interval,
             crf,
         },
+        autorotate,
     };
     let what = format!("preparing '{}'", src.display());
     guarded(py, &what, || {

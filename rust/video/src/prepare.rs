@@ -1,6 +1,8 @@
 //! Transcoding a video into the training format of [`crate::encode`], short
 //! side at most `short_side`. Every decoded source frame becomes one output
 //! frame, in order: frame i of the prepared file is frame i of the source.
+//! Frames are turned upright as the source's display matrix asks (unless
+//! `autorotate` is off): the prepared file carries no display matrix.
 
 use std::path::Path;
 
@@ -9,12 +11,15 @@ use ffmpeg_next as ffmpeg;
 use crate::encode::{frame_rate, make_writable, ColourTags, EncodeOptions, H264Writer};
 use crate::error::{Result, VideoError};
 use crate::media::{describe, Media};
+use crate::orient::Orientation;
 
 #[derive(Clone, Debug)]
 pub struct PrepareOptions {
     /// The short side is scaled down to this, never up.
     pub short_side: u32,
     pub encode: EncodeOptions,
+    /// Turn frames upright as the source's display matrix asks.
+    pub autorotate: bool,
 }
 
 impl Default for PrepareOptions {
@@ -22,6 +27,7 @@ impl Default for PrepareOptions {
         PrepareOptions {
             short_side: 128,
             encode: EncodeOptions::default(),
+            autorotate: true,
         }
     }
 }
@@ -49,23 +55,38 @@ pub fn prepare_video(src: &Path, dst: &Path, opts: &PrepareOptions) -> Result<us
     }
     opts.encode.validate()?;
     let mut media = Media::open(src, 1)?;
-    let (out_w, out_h) = output_size(media.width, media.height, opts.short_side);
+    let orientation = if opts.autorotate {
+        media.orientation
+    } else {
+        Orientation::IDENTITY
+    };
+    // Scaled in the source's orientation, then turned.
+    let (scaled_w, scaled_h) = output_size(media.width, media.height, opts.short_side);
+    let (out_w, out_h) = orientation.display_size(scaled_w, scaled_h);
     // A constant frame rate numbers the frames; sources without one get 25 fps.
     let rate = frame_rate(media.frame_rate).unwrap_or_else(|| ffmpeg::Rational::new(25, 1));
     // The samples keep the source's colour matrix (swscale changes size and
     // chroma layout only), so the stream claims none.
     let mut writer =
         H264Writer::create(dst, out_w, out_h, rate, &opts.encode, ColourTags::Untagged)?;
-    transcode(&mut media, &mut writer)?;
+    transcode(&mut media, &mut writer, orientation)?;
     if writer.frames() == 0 {
         return Err(VideoError::decode(&media.path, "no frame could be decoded"));
     }
     writer.finish()
 }
 
-/// Decode every frame of `media`, scale it to the writer's size and write it.
-fn transcode(media: &mut Media, writer: &mut H264Writer) -> Result<()> {
-    let (out_w, out_h) = (writer.width(), writer.height());
+/// Decode every frame of `media`, scale it to the writer's size (before
+/// `orientation` turns it) and write it turned.
+fn transcode(media: &mut Media, writer: &mut H264Writer, orientation: Orientation) -> Result<()> {
+    let (out_w, out_h) = orientation.display_size(writer.width(), writer.height());
+    let mut turned = ffmpeg::frame::Video::new(
+        ffmpeg::format::Pixel::YUV420P,
+        writer.width(),
+        writer.height(),
+    );
+    let mut packed = Vec::new();
+    let mut scratch = Vec::new();
     let mut scaler: Option<(
         ffmpeg::format::Pixel,
         u32,
@@ -101,7 +122,31 @@ fn transcode(media: &mut Media, writer: &mut H264Writer) -> Result<()> {
         make_writable(&mut scaled, writer.path())?;
         ctx.run(decoded, &mut scaled)
             .map_err(|e| VideoError::decode(&src, describe(e)))?;
-        writer.write(&mut scaled)
+        if orientation.is_identity() {
+            return writer.write(&mut scaled);
+        }
+        make_writable(&mut turned, writer.path())?;
+        for plane in 0..3 {
+            let (w, h) = (scaled.plane_width(plane), scaled.plane_height(plane));
+            let (w, h) = (w as usize, h as usize);
+            packed.clear();
+            let stride = scaled.stride(plane);
+            for row in scaled.data(plane).chunks(stride).take(h) {
+                packed.extend_from_slice(&row[..w]);
+            }
+            orientation.apply_in_place(&mut packed, w, h, 1, &mut scratch);
+            let (tw, _) = orientation.display_size(w as u32, h as u32);
+            let tw = tw as usize;
+            let stride = turned.stride(plane);
+            for (dst, src) in turned
+                .data_mut(plane)
+                .chunks_mut(stride)
+                .zip(packed.chunks_exact(tw))
+            {
+                dst[..tw].copy_from_slice(src);
+            }
+        }
+        writer.write(&mut turned)
     };
 
     while let Some(packet) = media.next_packet() {
