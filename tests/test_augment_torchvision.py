@@ -108,3 +108,11 @@ def test_bad_parameters_are_refused():
         _native.augment_view(frames[:, :, :10])
     with pytest.raises(ValueError, match="blur_sigma"):
         _native.augment_view(frames, blur_sigma=-1.0)
+
+
+def test_an_unknown_colour_operation_is_refused():
+    """Order codes name ColorJitter's adjustments; any other code is an error, never
+    quietly some other operation (such as grayscale)."""
+    frames = _clip(seed=1)
+    with pytest.raises(ValueError, match="permutation"):
+        _native.augment_view(frames, jitter=(1.0, 1.0, 1.0, 0.0, (0, 1, 2, 7)))

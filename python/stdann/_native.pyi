@@ -35,6 +35,12 @@ def augment_view(
     flip, then colour jitter (brightness, contrast, saturation, hue, order), grayscale,
     Gaussian blur (taps beyond 3 sigma or `blur_radius` dropped)."""
 
+def augment_presets() -> dict[str, dict[str, Any]]:
+    """The augmentation presets of the Rust core as clip loader options (`augment=`):
+    {"moco_v2": MoCo v2's recipe, "none": the whole frame resized}, each a dict of scale,
+    ratio, flip_p, jitter_p, brightness, contrast, saturation, hue, grayscale_p, blur_p and
+    blur_sigma."""
+
 def resize_plane(
     plane: npt.NDArray[np.uint8], box: tuple[float, float, float, float], size: tuple[int, int]
 ) -> npt.NDArray[np.uint8]:

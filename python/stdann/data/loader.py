@@ -21,34 +21,15 @@ from stdann import _native
 
 log = logging.getLogger("stdann.data")
 
+# The presets are defined once, in the Rust core (AugmentConfig::moco_v2 and
+# AugmentConfig::none); these are their loader options.
+_PRESETS: dict[str, dict[str, Any]] = _native.augment_presets()
+
 #: MoCo v2's augmentation recipe (CVRL applies it per clip, as here).
-MOCO_V2_AUGMENT: dict[str, Any] = {
-    "scale": (0.2, 1.0),
-    "ratio": (3 / 4, 4 / 3),
-    "flip_p": 0.5,
-    "jitter_p": 0.8,
-    "brightness": 0.4,
-    "contrast": 0.4,
-    "saturation": 0.4,
-    "hue": 0.1,
-    "grayscale_p": 0.2,
-    "blur_p": 0.5,
-    "blur_sigma": (0.1, 2.0),
-}
+MOCO_V2_AUGMENT: dict[str, Any] = _PRESETS["moco_v2"]
 
 #: No augmentation: each view is the whole frame resized to size x size.
-NO_AUGMENT: dict[str, Any] = {
-    "scale": (1.0, 1.0),
-    "ratio": (0.0, float("inf")),
-    "flip_p": 0.0,
-    "jitter_p": 0.0,
-    "brightness": 0.0,
-    "contrast": 0.0,
-    "saturation": 0.0,
-    "hue": 0.0,
-    "grayscale_p": 0.0,
-    "blur_p": 0.0,
-}
+NO_AUGMENT: dict[str, Any] = _PRESETS["none"]
 
 
 class ClipBatch(NamedTuple):

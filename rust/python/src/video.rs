@@ -102,6 +102,7 @@ fn decode_frames<'py>(
 /// frames already cropped and scaled; for tests against torchvision.
 /// `jitter` is (brightness, contrast, saturation, hue, order), order a
 /// permutation of 0..4 (0 brightness, 1 contrast, 2 saturation, 3 hue).
+/// The checks are the core's (`Jitter::from_codes`, `ViewParams::validate`).
 #[pyfunction]
 #[pyo3(signature = (frames, flip=false, jitter=None, grayscale=false, blur_sigma=None, blur_radius=5))]
 fn augment_view<'py>(
@@ -120,35 +121,12 @@ fn augment_view<'py>(
             "frames must be (T, S, S, 3) with S > 0, got {shape:?}"
         )));
     }
-    let jitter = match jitter {
-        Some((brightness, contrast, saturation, hue, order)) => {
-            let mut sorted = order;
-            sorted.sort_unstable();
-            if sorted != [0, 1, 2, 3] {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "jitter order must be a permutation of 0, 1, 2, 3, got {order:?}"
-                )));
-            }
-            if !(brightness >= 0.0 && contrast >= 0.0 && saturation >= 0.0 && hue.abs() <= 0.5) {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "jitter factors must be >= 0 and |hue| <= 0.5",
-                ));
-            }
-            Some(Jitter {
-                brightness,
-                contrast,
-                saturation,
-                hue,
-                order,
-            })
-        }
-        None => None,
-    };
-    if blur_sigma.is_some_and(|s| !(s > 0.0 && s.is_finite())) || blur_radius == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "blur_sigma must be positive and blur_radius at least 1",
-        ));
-    }
+    let jitter = jitter
+        .map(|(brightness, contrast, saturation, hue, order)| {
+            Jitter::from_codes(brightness, contrast, saturation, hue, order)
+        })
+        .transpose()
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let size = shape[1];
     let params = ViewParams {
         crop: stdann_video::convert::CropBox {
@@ -163,6 +141,9 @@ fn augment_view<'py>(
         blur_sigma,
         blur_radius,
     };
+    params
+        .validate()
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let mut data = frames.as_slice()?.to_vec();
     py.allow_threads(|| params.apply(&mut data, size));
     Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
@@ -432,10 +413,7 @@ impl ClipLoader {
 }
 
 fn augment_config(size: u32, d: Option<&Bound<'_, PyDict>>) -> PyResult<AugmentConfig> {
-    let mut cfg = AugmentConfig {
-        size,
-        ..AugmentConfig::default()
-    };
+    let mut cfg = AugmentConfig::moco_v2(size);
     let Some(d) = d else { return Ok(cfg) };
     for (k, v) in d.iter() {
         let key: String = k.extract()?;
@@ -461,6 +439,38 @@ fn augment_config(size: u32, d: Option<&Bound<'_, PyDict>>) -> PyResult<AugmentC
     cfg.validate()
         .map_err(pyo3::exceptions::PyValueError::new_err)?;
     Ok(cfg)
+}
+
+/// The options of `cfg` as `augment_config` reads them (all but the size).
+fn augment_options<'py>(py: Python<'py>, cfg: &AugmentConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("scale", cfg.scale)?;
+    d.set_item("ratio", cfg.ratio)?;
+    d.set_item("flip_p", cfg.flip_p)?;
+    d.set_item("jitter_p", cfg.jitter_p)?;
+    d.set_item("brightness", cfg.brightness)?;
+    d.set_item("contrast", cfg.contrast)?;
+    d.set_item("saturation", cfg.saturation)?;
+    d.set_item("hue", cfg.hue)?;
+    d.set_item("grayscale_p", cfg.grayscale_p)?;
+    d.set_item("blur_p", cfg.blur_p)?;
+    d.set_item("blur_sigma", cfg.blur_sigma)?;
+    Ok(d)
+}
+
+/// augment_presets() -> dict: the augmentation presets of the core crate as
+/// loader options, {"moco_v2": {...}, "none": {...}} (`AugmentConfig::moco_v2`
+/// and `AugmentConfig::none`; the size is the loader's own argument).
+#[pyfunction]
+fn augment_presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let size = AugmentConfig::default().size;
+    let presets = PyDict::new(py);
+    presets.set_item(
+        "moco_v2",
+        augment_options(py, &AugmentConfig::moco_v2(size))?,
+    )?;
+    presets.set_item("none", augment_options(py, &AugmentConfig::none(size))?)?;
+    Ok(presets)
 }
 
 /// Transcode one video into the training format, turned upright unless
@@ -549,6 +559,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FrameIndexError", py.get_type::<FrameIndexError>())?;
     m.add_function(wrap_pyfunction!(decode_frames, m)?)?;
     m.add_function(wrap_pyfunction!(augment_view, m)?)?;
+    m.add_function(wrap_pyfunction!(augment_presets, m)?)?;
     m.add_function(wrap_pyfunction!(resize_plane, m)?)?;
     m.add_function(wrap_pyfunction!(index_video, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_video, m)?)?;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stdann_video::augment::{Jitter, ViewParams};
+use stdann_video::augment::{ColourOp, Jitter, ViewParams};
 use stdann_video::convert::{CropBox, RgbConverter};
 
 const SIZE: usize = 112;
@@ -55,7 +55,12 @@ fn main() {
         contrast: c,
         saturation: s,
         hue: h,
-        order: [3, 1, 0, 2],
+        order: [
+            ColourOp::Hue,
+            ColourOp::Contrast,
+            ColourOp::Brightness,
+            ColourOp::Saturation,
+        ],
     };
     let cases: Vec<(&str, ViewParams)> = vec![
         ("copy only (identity)", base),

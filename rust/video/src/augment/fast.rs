@@ -2,14 +2,18 @@
 //! loader's common case: planar YUV 4:4:4 frames, any of the four ColorJitter
 //! adjustments in any order, grayscale, no blur (the blur needs whole planes).
 //!
-//! The chunked path in the parent module runs each adjustment as a loop over
+//! The chunked path in [`super::view`] runs each adjustment as a loop over
 //! a 64-pixel chunk held in memory, dispatched per group of eight pixels, and
 //! converts to and from bytes in separate passes; here a vector of pixels
 //! goes from YUV bytes through every adjustment to interleaved RGB bytes
 //! without leaving registers. Each value is computed with the same operations
 //! in the same order as on the chunked path (multiplies and adds kept apart
 //! where it keeps them apart, the contrast pivot summed in the same eight
-//! partial sums), so the two agree bit for bit; a test holds them to that.
+//! partial sums), so the two agree bit for bit; the test
+//! `view::tests::register_path_equals_the_chunked_path_bit_for_bit` holds
+//! them to that. The operations' reference definitions are in
+//! [`super::colour`], the conversion from YUV is shared with the chunked path
+//! (`simd::load_chunk_yuv` calls [`Yuv`]).
 //!
 //! The kernel is written once over [`Lanes`] and compiled twice: eight
 //! pixels per vector with AVX2, sixteen with AVX-512 (where the conversions
@@ -17,7 +21,10 @@
 
 use std::arch::x86_64::*;
 
-use super::{simd, Jitter, CHUNK};
+use super::colour::ColourOp;
+use super::params::Jitter;
+use super::pixels::{yuv_range, CHUNK};
+use super::simd;
 
 /// Whether [`view_yuv`] handles this work: a whole number of chunks per
 /// frame, and no blur.
@@ -42,8 +49,8 @@ pub(super) unsafe fn view_yuv(
     out: &mut [u8],
     npix: usize,
     jitter: &Jitter,
-    first: &[u8],
-    second: Option<&[u8]>,
+    first: &[ColourOp],
+    second: Option<&[ColourOp]>,
     planes: &mut Vec<f32>,
     allow_avx512: bool,
 ) {
@@ -66,8 +73,8 @@ unsafe fn view_yuv_avx2(
     out: &mut [u8],
     npix: usize,
     jitter: &Jitter,
-    first: &[u8],
-    second: Option<&[u8]>,
+    first: &[ColourOp],
+    second: Option<&[ColourOp]>,
     planes: &mut Vec<f32>,
 ) {
     view_yuv_with::<Avx2>(yuv, full_range, out, npix, jitter, first, second, planes);
@@ -81,8 +88,8 @@ unsafe fn view_yuv_avx512(
     out: &mut [u8],
     npix: usize,
     jitter: &Jitter,
-    first: &[u8],
-    second: Option<&[u8]>,
+    first: &[ColourOp],
+    second: Option<&[ColourOp]>,
     planes: &mut Vec<f32>,
 ) {
     view_yuv_with::<Avx512>(yuv, full_range, out, npix, jitter, first, second, planes);
@@ -314,7 +321,7 @@ impl Lanes for Avx512 {
 
 /// Broadcast constants of the adjustments.
 struct Ops<'a, L: Lanes> {
-    ops: &'a [u8],
+    ops: &'a [ColourOp],
     brightness: L::F,
     contrast: L::F,
     contrast_offset: L::F,
@@ -325,7 +332,7 @@ struct Ops<'a, L: Lanes> {
 
 impl<'a, L: Lanes> Ops<'a, L> {
     #[inline(always)]
-    unsafe fn new(ops: &'a [u8], j: &Jitter, mean: f32) -> Self {
+    unsafe fn new(ops: &'a [ColourOp], j: &Jitter, mean: f32) -> Self {
         Ops {
             ops,
             brightness: L::splat(j.brightness),
@@ -337,33 +344,33 @@ impl<'a, L: Lanes> Ops<'a, L> {
         }
     }
 
-    /// Apply the operations in order (0 brightness, 1 contrast, 2 saturation,
-    /// 3 hue, 4 grayscale), as `apply_op` does.
+    /// Apply the operations in order, as `colour::apply_op` does, each with
+    /// the same arithmetic as its definition in [`super::colour`].
     #[inline(always)]
     unsafe fn apply(&self, r: &mut L::F, g: &mut L::F, b: &mut L::F) {
         for &op in self.ops {
             match op {
-                0 => {
+                ColourOp::Brightness => {
                     let f = self.brightness;
                     *r = clamp01::<L>(L::mul(*r, f));
                     *g = clamp01::<L>(L::mul(*g, f));
                     *b = clamp01::<L>(L::mul(*b, f));
                 }
-                1 => {
+                ColourOp::Contrast => {
                     let (f, o) = (self.contrast, self.contrast_offset);
                     *r = clamp01::<L>(L::add(L::mul(*r, f), o));
                     *g = clamp01::<L>(L::add(L::mul(*g, f), o));
                     *b = clamp01::<L>(L::add(L::mul(*b, f), o));
                 }
-                2 => {
+                ColourOp::Saturation => {
                     let f = self.saturation;
                     let y = L::mul(self.saturation_rest, luma::<L>(*r, *g, *b));
                     *r = clamp01::<L>(L::add(L::mul(*r, f), y));
                     *g = clamp01::<L>(L::add(L::mul(*g, f), y));
                     *b = clamp01::<L>(L::add(L::mul(*b, f), y));
                 }
-                3 => hue::<L>(self.hue_s6, r, g, b),
-                _ => {
+                ColourOp::Hue => hue::<L>(self.hue_s6, r, g, b),
+                ColourOp::Grayscale => {
                     let y = luma::<L>(*r, *g, *b);
                     (*r, *g, *b) = (y, y, y);
                 }
@@ -377,7 +384,7 @@ unsafe fn clamp01<L: Lanes>(v: L::F) -> L::F {
     L::min(L::max(v, L::splat(0.0)), L::splat(1.0))
 }
 
-/// `super::luma`: (0.2989 r + 0.587 g) + 0.114 b, unfused.
+/// `colour::luma`: (0.2989 r + 0.587 g) + 0.114 b, unfused.
 #[inline(always)]
 unsafe fn luma<L: Lanes>(r: L::F, g: L::F, b: L::F) -> L::F {
     L::add(
@@ -386,7 +393,7 @@ unsafe fn luma<L: Lanes>(r: L::F, g: L::F, b: L::F) -> L::F {
     )
 }
 
-/// `super::adjust_hue` (`s6` is the shift in sixths of a turn; a zero shift
+/// `colour::adjust_hue` (`s6` is the shift in sixths of a turn; a zero shift
 /// is filtered out before).
 #[inline(always)]
 unsafe fn hue<L: Lanes>(s6: L::F, r: &mut L::F, g: &mut L::F, b: &mut L::F) {
@@ -414,7 +421,10 @@ unsafe fn hue<L: Lanes>(s6: L::F, r: &mut L::F, g: &mut L::F, b: &mut L::F) {
 }
 
 /// YUV bytes to RGB floats in [0, 1]: Y' = Y ys - y0 ys, C' = C cs - 128 cs,
-/// then the BT.601 matrix (the chunked path converts with this too).
+/// then the BT.601 matrix (the chunked path converts with this too, through
+/// `simd::load_chunk_yuv`; `pixels::load_chunk_yuv` has the scalar version
+/// for the baseline kernel set, held to it within a level by the test
+/// `view::tests::portable_and_simd_passes_agree`).
 pub(super) struct Yuv<L: Lanes> {
     ys: L::F,
     yoff: L::F,
@@ -425,7 +435,7 @@ pub(super) struct Yuv<L: Lanes> {
 impl<L: Lanes> Yuv<L> {
     #[inline(always)]
     pub(super) unsafe fn new(full_range: bool) -> Self {
-        let (y0, ys, cs) = super::yuv_range(full_range);
+        let (y0, ys, cs) = yuv_range(full_range);
         Yuv {
             ys: L::splat(ys),
             yoff: L::splat(-y0 * ys),
@@ -463,8 +473,8 @@ unsafe fn view_yuv_with<L: Lanes>(
     out: &mut [u8],
     npix: usize,
     jitter: &Jitter,
-    first: &[u8],
-    second: Option<&[u8]>,
+    first: &[ColourOp],
+    second: Option<&[ColourOp]>,
     planes: &mut Vec<f32>,
 ) {
     // The pointer arithmetic below steps N pixels at a time up to `npix`:
