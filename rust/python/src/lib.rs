@@ -3,15 +3,16 @@
 
 use pyo3::prelude::*;
 
-mod cortex;
-mod topo;
+mod guard;
+mod pinwheels;
+mod swap;
 mod video;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     video::register(m)?;
-    cortex::register(m)?;
-    topo::register(m)?;
+    pinwheels::register(m)?;
+    swap::register(m)?;
     Ok(())
 }

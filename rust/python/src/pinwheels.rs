@@ -9,6 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use stdann_cortex::{CortexError, DensityOptions, Map, Pinwheel};
 
+use crate::guard::{guarded, IntoPyErr};
+
 create_exception!(
     _native,
     MapError,
@@ -28,12 +30,18 @@ create_exception!(
     "The map has no spatial structure to read a column spacing from (a constant map)."
 );
 
-fn to_py_err(err: CortexError) -> PyErr {
-    let msg = err.to_string();
-    match err {
-        CortexError::InvalidMap(_) => MapError::new_err(msg),
-        CortexError::NothingToAnalyse(_) => NothingToAnalyseError::new_err(msg),
-        CortexError::NoSpectralPeak(_) => NoSpectralPeakError::new_err(msg),
+impl IntoPyErr for CortexError {
+    fn into_py_err(self) -> PyErr {
+        let msg = self.to_string();
+        match self {
+            CortexError::InvalidMap(_) => MapError::new_err(msg),
+            CortexError::NothingToAnalyse(_) => NothingToAnalyseError::new_err(msg),
+            CortexError::NoSpectralPeak(_) => NoSpectralPeakError::new_err(msg),
+        }
+    }
+
+    fn panic_err(message: String) -> PyErr {
+        MapError::new_err(message)
     }
 }
 
@@ -83,21 +91,7 @@ impl<'py> Values<'py> {
             Self::F64(a) => Map::angles_f64(a.as_slice().map_err(not_contiguous)?, h, w, period),
             Self::Complex(a) => Map::complex(a.as_slice().map_err(not_contiguous)?, h, w),
         };
-        map.map_err(to_py_err)
-    }
-}
-
-/// Run `f` without the GIL; a panic becomes a MapError, so none crosses the FFI.
-fn guarded<T: Send>(
-    py: Python<'_>,
-    what: &str,
-    f: impl FnOnce() -> stdann_cortex::Result<T> + Send,
-) -> PyResult<T> {
-    let out = py.allow_threads(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    match out {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(to_py_err(e)),
-        Err(_) => Err(MapError::new_err(format!("internal error while {what}"))),
+        map.map_err(CortexError::into_py_err)
     }
 }
 

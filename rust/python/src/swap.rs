@@ -7,6 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use stdann_cortex::swap::{self, Progress, SwapConfig, SwapError as CoreError};
 
+use crate::guard::{guarded, IntoPyErr};
+
 create_exception!(
     _native,
     SwapError,
@@ -73,42 +75,31 @@ fn swap_optimize<'py>(
     };
     let every = progress_every.max(1);
     let mut interrupted: Option<PyErr> = None;
-    let outcome = py.allow_threads(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut next = every;
-            let mut report = |p: &Progress| -> bool {
-                if p.steps_done < next && p.steps_done < p.steps_total {
-                    return true;
-                }
-                next = (p.steps_done / every + 1) * every;
-                Python::with_gil(|py| {
-                    let result = py.check_signals().and_then(|_| match &progress {
-                        Some(cb) => cb
-                            .call1(py, (p.steps_done, p.steps_total, p.swaps_accepted))
-                            .map(|_| ()),
-                        None => Ok(()),
-                    });
-                    match result {
-                        Ok(()) => true,
-                        Err(e) => {
-                            interrupted = Some(e);
-                            false
-                        }
+    let outcome = guarded(py, "running the swap optimisation", || {
+        let mut next = every;
+        let mut report = |p: &Progress| -> bool {
+            if p.steps_done < next && p.steps_done < p.steps_total {
+                return true;
+            }
+            next = (p.steps_done / every + 1) * every;
+            Python::with_gil(|py| {
+                let result = py.check_signals().and_then(|_| match &progress {
+                    Some(cb) => cb
+                        .call1(py, (p.steps_done, p.steps_total, p.swaps_accepted))
+                        .map(|_| ()),
+                    None => Ok(()),
+                });
+                match result {
+                    Ok(()) => true,
+                    Err(e) => {
+                        interrupted = Some(e);
+                        false
                     }
-                })
-            };
-            swap::swap_optimize(resp, stimuli, &pos, &config, &mut report)
-        }))
-    });
-    let outcome = match outcome {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => return Err(to_py_err(e)),
-        Err(_) => {
-            return Err(PyRuntimeError::new_err(
-                "internal error in swap optimisation",
-            ))
-        }
-    };
+                }
+            })
+        };
+        swap::swap_optimize(resp, stimuli, &pos, &config, &mut report)
+    })?;
     if let Some(e) = interrupted {
         return Err(e);
     }
@@ -120,8 +111,15 @@ fn swap_optimize<'py>(
     Ok((PyArray1::from_vec(py, outcome.slot_of_unit), stats))
 }
 
-fn to_py_err(err: CoreError) -> PyErr {
-    SwapError::new_err(err.to_string())
+impl IntoPyErr for CoreError {
+    fn into_py_err(self) -> PyErr {
+        SwapError::new_err(self.to_string())
+    }
+
+    /// A panic is raised as a RuntimeError: a SwapError says the input was wrong.
+    fn panic_err(message: String) -> PyErr {
+        PyRuntimeError::new_err(message)
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
