@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -15,6 +16,7 @@ from stdann.data import (
     VideoError,
     VideoOpenError,
     decode_frames,
+    index_video,
 )
 from videos import encode_audio_only
 
@@ -117,3 +119,17 @@ def test_loader_with_only_bad_videos_raises_a_clear_error(bad_files):
     with VideoClipLoader(paths, frames=2, size=16, batch_size=2, threads=1) as loader:
         with pytest.raises(VideoError, match="no usable video"):
             list(loader)
+
+
+def test_an_index_cache_that_cannot_be_written_is_logged_and_indexing_goes_on(
+    generated_videos, tmp_path, caplog
+):
+    path = generated_videos["vp9.webm"]
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    with caplog.at_level(logging.WARNING, logger="stdann_video"):
+        index = index_video(path, cache_dir=not_a_folder)
+    assert index["frame_count"] > 0
+    warned = [r for r in caplog.records if r.name.startswith("stdann_video")]
+    assert warned, "the failed cache write was not logged"
+    assert str(path) in warned[0].getMessage() and "not cached" in warned[0].getMessage()

@@ -16,6 +16,8 @@ use stdann_video::sampling::ClipSpec;
 use stdann_video::VideoError as CoreError;
 use stdann_video::{IndexCache, IndexMode};
 
+use crate::guard::{guarded, IntoPyErr};
+
 create_exception!(
     _native,
     VideoError,
@@ -47,33 +49,25 @@ create_exception!(
     "A frame index is outside the video."
 );
 
-pub fn to_py_err(err: CoreError) -> PyErr {
-    let msg = err.to_string();
-    match err {
-        CoreError::Open { .. } => VideoOpenError::new_err(msg),
-        CoreError::NoVideoStream { .. } => NoVideoStreamError::new_err(msg),
-        CoreError::Decode { .. } | CoreError::IndexMismatch { .. } => {
-            VideoDecodeError::new_err(msg)
+impl IntoPyErr for CoreError {
+    fn into_py_err(self) -> PyErr {
+        let msg = self.to_string();
+        match self {
+            CoreError::Open { .. } => VideoOpenError::new_err(msg),
+            CoreError::NoVideoStream { .. } => NoVideoStreamError::new_err(msg),
+            CoreError::Decode { .. } | CoreError::IndexMismatch { .. } => {
+                VideoDecodeError::new_err(msg)
+            }
+            CoreError::IndexOutOfRange { .. } => FrameIndexError::new_err(msg),
+            CoreError::Write { .. } => pyo3::exceptions::PyOSError::new_err(msg),
+            CoreError::InvalidArgument(_) => pyo3::exceptions::PyValueError::new_err(msg),
+            CoreError::NoUsableVideo(_) => VideoError::new_err(msg),
         }
-        CoreError::IndexOutOfRange { .. } => FrameIndexError::new_err(msg),
-        CoreError::Write { .. } => pyo3::exceptions::PyOSError::new_err(msg),
-        CoreError::InvalidArgument(_) => pyo3::exceptions::PyValueError::new_err(msg),
-        CoreError::NoUsableVideo(_) => VideoError::new_err(msg),
     }
-}
 
-/// Run `f` without the GIL and turn a panic into a Python exception that names
-/// what was being done, so no panic crosses the FFI.
-pub fn guarded<T: Send>(
-    py: Python<'_>,
-    what: &str,
-    f: impl FnOnce() -> stdann_video::Result<T> + Send,
-) -> PyResult<T> {
-    let out = py.allow_threads(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    match out {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(to_py_err(e)),
-        Err(_) => Err(VideoError::new_err(format!("internal error while {what}"))),
+    /// A panic is raised as the base VideoError, naming what was being done.
+    fn panic_err(message: String) -> PyErr {
+        VideoError::new_err(message)
     }
 }
 
@@ -145,7 +139,10 @@ fn augment_view<'py>(
         .validate()
         .map_err(pyo3::exceptions::PyValueError::new_err)?;
     let mut data = frames.as_slice()?.to_vec();
-    py.allow_threads(|| params.apply(&mut data, size));
+    guarded(py, "augmenting a view", || {
+        params.apply(&mut data, size);
+        Ok::<_, CoreError>(())
+    })?;
     Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
 }
 
@@ -186,7 +183,7 @@ fn resize_plane<'py>(
     }
     let data = plane.as_slice()?.to_vec();
     let mut out = vec![0u8; out_w * out_h];
-    py.allow_threads(|| {
+    guarded(py, "resizing a plane", || {
         let plane = PlaneRef {
             data: &data,
             stride: w,
@@ -194,7 +191,8 @@ fn resize_plane<'py>(
             height: h,
         };
         PlaneResampler::new().resize(&plane, region, out_w, out_h, &mut out, out_w);
-    });
+        Ok::<_, CoreError>(())
+    })?;
     Ok(PyArray1::from_vec(py, out)
         .reshape([out_h, out_w])?
         .into_any())
@@ -337,7 +335,9 @@ impl ClipLoader {
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<ClipsAndVideos<'py>>> {
         let l = self.loader()?;
         loop {
-            let got = py.allow_threads(|| l.next_batch(Duration::from_millis(50)));
+            let got = guarded(py, "waiting for a batch", || {
+                Ok::<_, CoreError>(l.next_batch(Duration::from_millis(50)))
+            })?;
             match got {
                 Ok(Some(batch)) => {
                     let videos = PyArray1::from_iter(py, batch.videos.iter().map(|&v| v as i64));
@@ -366,7 +366,7 @@ impl ClipLoader {
                 }
                 Ok(None) => return Ok(None),
                 Err(loader::NextError::Timeout) => py.check_signals()?,
-                Err(loader::NextError::Failed(e)) => return Err(to_py_err(e)),
+                Err(loader::NextError::Failed(e)) => return Err(e.into_py_err()),
             }
         }
     }
@@ -385,7 +385,11 @@ impl ClipLoader {
     /// Stop the worker threads; the loader cannot be used afterwards.
     fn close(&mut self, py: Python<'_>) {
         if let Some(mut l) = self.inner.take() {
-            py.allow_threads(move || l.close());
+            // A panic while stopping the workers cannot be acted on here.
+            let _ = guarded(py, "closing the clip loader", move || {
+                l.close();
+                Ok::<_, CoreError>(())
+            });
         }
     }
 }
