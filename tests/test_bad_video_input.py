@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -133,3 +135,37 @@ def test_an_index_cache_that_cannot_be_written_is_logged_and_indexing_goes_on(
     warned = [r for r in caplog.records if r.name.startswith("stdann_video")]
     assert warned, "the failed cache write was not logged"
     assert str(path) in warned[0].getMessage() and "not cached" in warned[0].getMessage()
+
+
+def test_a_loader_dropped_while_its_workers_log_does_not_hang(generated_videos, tmp_path):
+    # Workers log a cache they cannot write, taking the GIL to do so; a loader
+    # dropped without close() (garbage collection, interpreter exit) must stop
+    # them without holding the GIL, or both sides wait forever.
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("not a folder")
+    copies = []
+    for i in range(24):
+        copy = tmp_path / f"v{i}.webm"
+        shutil.copy(generated_videos["vp9.webm"], copy)
+        copies.append(str(copy))
+    script = f"""
+import gc, logging
+logging.basicConfig(level=logging.WARNING)
+from stdann.data import NO_AUGMENT, VideoClipLoader
+loader = VideoClipLoader({copies!r}, frames=4, stride=2, size=32, batch_size=1, threads=2,
+                         augment=NO_AUGMENT, cache_dir={str(not_a_folder / "cache")!r}, prefetch=24)
+batches = loader.iter_batches(0)
+next(batches)
+del batches, loader
+gc.collect()
+print("dropped")
+loader = VideoClipLoader({copies!r}, frames=4, stride=2, size=32, batch_size=1, threads=2,
+                         augment=NO_AUGMENT, cache_dir={str(not_a_folder / "cache")!r}, prefetch=24)
+next(loader.iter_batches(0))
+print("exiting")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["dropped", "exiting"]

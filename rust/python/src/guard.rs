@@ -21,6 +21,7 @@ pub fn guarded<T: Send, E: IntoPyErr>(
     f: impl FnOnce() -> Result<T, E> + Send,
 ) -> PyResult<T> {
     let out = py.allow_threads(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    crate::logs::hand_over(py);
     match out {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.into_py_err()),

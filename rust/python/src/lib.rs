@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod guard;
+mod logs;
 mod pinwheels;
 mod swap;
 mod video;
@@ -11,9 +12,7 @@ mod video;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // The cores' log records (an index cache that cannot be written, say) go
-    // to Python's logging, under the crate's name ("stdann_video.index").
-    pyo3_log::init();
+    logs::init();
     video::register(m)?;
     pinwheels::register(m)?;
     swap::register(m)?;

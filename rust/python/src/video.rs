@@ -394,6 +394,17 @@ impl ClipLoader {
     }
 }
 
+/// A loader Python drops without closing it (garbage collection, interpreter
+/// exit) stops its workers with the GIL released, so that nothing a worker
+/// might wait for is held while it is joined.
+impl Drop for ClipLoader {
+    fn drop(&mut self) {
+        if let Some(mut l) = self.inner.take() {
+            Python::with_gil(|py| py.allow_threads(move || l.close()));
+        }
+    }
+}
+
 /// Owns the memory of one batch array; when Python frees the array, the
 /// buffer goes back to the loader's pool for a later batch.
 #[pyclass(module = "stdann._native")]

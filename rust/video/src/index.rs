@@ -483,11 +483,18 @@ impl IndexCache {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(&self.dir).map_err(write_err)?;
-        let tmp = target.with_extension(format!("json.tmp{}", std::process::id()));
+        // One temporary file per writer: threads of one process may store
+        // the same video's index at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = target.with_extension(format!("json.tmp{}-{n}", std::process::id()));
         let text =
             serde_json::to_string(index).map_err(|e| VideoError::InvalidArgument(e.to_string()))?;
         std::fs::write(&tmp, text).map_err(write_err)?;
-        std::fs::rename(&tmp, &target).map_err(write_err)?;
+        std::fs::rename(&tmp, &target).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            write_err(e)
+        })?;
         Ok(())
     }
 
@@ -547,5 +554,55 @@ pub fn with_index<T>(
             Ok((read(std::sync::Arc::clone(&exact))?, exact))
         }
         result => result.map(|value| (value, index)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_of(path: &Path) -> VideoIndex {
+        VideoIndex {
+            version: INDEX_FORMAT_VERSION,
+            path: path.to_path_buf(),
+            file_size: 0,
+            mtime_ns: 0,
+            width: 2,
+            height: 2,
+            frame_count: 1,
+            frame_rate: 25.0,
+            time_base: (1, 25),
+            codec: "h264".into(),
+            container: "mp4".into(),
+            mode: IndexMode::Timestamps,
+            pts: vec![0],
+            seek_points: vec![],
+            full_decode: false,
+            orientation: Default::default(),
+        }
+    }
+
+    #[test]
+    fn threads_storing_the_same_index_at_once_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("stdann-index-race-{}", std::process::id()));
+        let cache = IndexCache::new(dir.clone());
+        let index = index_of(Path::new("/no/such/video.mp4"));
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..50)
+                            .map(|_| cache.store(&index))
+                            .collect::<Result<Vec<()>>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        let stored = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(stored, 1, "temporary files were left behind");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
