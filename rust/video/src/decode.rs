@@ -253,25 +253,6 @@ impl FrameReader {
 
     /// Decode until one frame is available in `self.frame`; false at the end of the stream.
     fn decode_next(&mut self) -> Result<bool> {
-        loop {
-            match self.media.decoder.receive_frame(&mut self.frame) {
-                Ok(()) => return Ok(true),
-                Err(ffmpeg::Error::Eof) => return Ok(false),
-                Err(_) => {}
-            }
-            match self.media.next_packet() {
-                Some(packet) => {
-                    // A corrupt packet loses its frame in every decoder; go on.
-                    let _ = self.media.decoder.send_packet(&packet);
-                }
-                None => {
-                    let _ = self.media.decoder.send_eof();
-                    return match self.media.decoder.receive_frame(&mut self.frame) {
-                        Ok(()) => Ok(true),
-                        Err(_) => Ok(false),
-                    };
-                }
-            }
-        }
+        Ok(self.media.next_frame(&mut self.frame))
     }
 }

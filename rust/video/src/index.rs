@@ -231,50 +231,17 @@ fn timestamps_unproven(media: &Media, packets: &[crate::media::PacketInfo]) -> b
 fn decoded_prefix_in_timestamp_order(path: &Path, limit: usize) -> Result<bool> {
     let mut media = Media::open(path, 1)?;
     let mut frame = ffmpeg::frame::Video::empty();
-    let mut order = TimestampOrder::default();
-    while order.seen < limit {
-        if media.decoder.receive_frame(&mut frame).is_ok() {
-            if !order.next(&frame) {
-                return Ok(false);
-            }
-            continue;
+    let mut last: Option<i64> = None;
+    for _ in 0..limit {
+        if !media.next_frame(&mut frame) {
+            break;
         }
-        match media.next_packet() {
-            Some(packet) => {
-                let _ = media.decoder.send_packet(&packet);
-            }
-            None => {
-                let _ = media.decoder.send_eof();
-                while order.seen < limit && media.decoder.receive_frame(&mut frame).is_ok() {
-                    if !order.next(&frame) {
-                        return Ok(false);
-                    }
-                }
-                break;
-            }
+        match frame_pts(&frame) {
+            Some(pts) if last.is_none_or(|l| pts > l) => last = Some(pts),
+            _ => return Ok(false),
         }
     }
     Ok(true)
-}
-
-/// Decoded frames so far and the last one's timestamp.
-#[derive(Default)]
-struct TimestampOrder {
-    last: Option<i64>,
-    seen: usize,
-}
-
-impl TimestampOrder {
-    /// Whether `frame` has a timestamp larger than every frame's before it.
-    fn next(&mut self, frame: &ffmpeg::frame::Video) -> bool {
-        let Some(pts) = frame_pts(frame) else {
-            return false;
-        };
-        let increasing = self.last.is_none_or(|l| pts > l);
-        self.last = Some(pts);
-        self.seen += 1;
-        increasing
-    }
 }
 
 pub(crate) fn frame_pts(frame: &ffmpeg::frame::Video) -> Option<i64> {

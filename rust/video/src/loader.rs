@@ -434,7 +434,7 @@ fn build_sample(
             let cached = shared.indexes.lock().unwrap().get(&video).cloned();
             // A sample read with an index that turned out wrong is drawn again
             // from the same random state with the rebuilt one.
-            let (_, index) = with_index(&shared.cache, path, cached, |index| {
+            let (_, index) = with_index(&shared.cache, path, cached.clone(), |index| {
                 let mut rng = rng.clone();
                 let mut reader = FrameReader::open(path, Arc::clone(&index))?;
                 let orientation = if cfg.autorotate {
@@ -462,7 +462,10 @@ fn build_sample(
                     out,
                 )
             })?;
-            shared.indexes.lock().unwrap().insert(video, index);
+            // Kept for the next sample: the first index, or a rebuilt one.
+            if !cached.is_some_and(|c| Arc::ptr_eq(&c, &index)) {
+                shared.indexes.lock().unwrap().insert(video, index);
+            }
             Ok::<(), VideoError>(())
         }));
         let reason = match outcome {

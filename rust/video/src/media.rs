@@ -203,6 +203,28 @@ impl Media {
         None
     }
 
+    /// Decode until the decoder outputs a frame into `frame`; false at the
+    /// end of the stream. A corrupt packet loses its frame, as in every
+    /// decoder, and decoding goes on.
+    pub fn next_frame(&mut self, frame: &mut ffmpeg::frame::Video) -> bool {
+        loop {
+            match self.decoder.receive_frame(frame) {
+                Ok(()) => return true,
+                Err(ffmpeg::Error::Eof) => return false,
+                Err(_) => {}
+            }
+            match self.next_packet() {
+                Some(packet) => {
+                    let _ = self.decoder.send_packet(&packet);
+                }
+                None => {
+                    let _ = self.decoder.send_eof();
+                    return self.decoder.receive_frame(frame).is_ok();
+                }
+            }
+        }
+    }
+
     pub(crate) fn packet_info(packet: &ffmpeg::Packet) -> PacketInfo {
         use ffmpeg::packet::Ref;
         // SAFETY: `packet` wraps a valid AVPacket for the borrow; only read.
