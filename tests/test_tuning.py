@@ -46,13 +46,18 @@ def test_von_mises_against_the_bessel_function_ratios(kappa):
     # Sampled densely and evenly, the harmonics of exp(kappa cos theta) are
     # 2 pi I_n(kappa): |F_1| / F_0 = I_1 / I_0 and |F_2| / F_0 = I_2 / I_0.
     d = directions(360)
-    t = direction_tuning(von_mises(d, 90.0, kappa, 3.0, 0.5)[:, None], d, blank=[0.5])
+    t = direction_tuning(von_mises(d, 90.0, kappa, 3.0)[:, None], d, blank=[0.2])
     assert one(t, "cv") == pytest.approx(1 - I1[kappa] / I0[kappa], abs=1e-12)
     assert one(t, "axial_cv") == pytest.approx(1 - I2[kappa] / I0[kappa], abs=1e-12)
     assert one(t, "axial_ratio") == pytest.approx(I2[kappa] / I1[kappa], abs=1e-12)
     assert abs(t.vector[0]) == pytest.approx(1 - one(t, "cv"), abs=1e-15)
     # Peak e^kappa, null e^-kappa: DSI = tanh(kappa).
     assert one(t, "dsi") == pytest.approx(np.tanh(kappa), abs=1e-12)
+    # Relative to the blank b = 0.2: 1 - (null - b) / (pref - b), and the ratio.
+    pref, null = 3 * np.exp(kappa), 3 * np.exp(-kappa)
+    assert one(t, "di_blank") == pytest.approx(1 - (null - 0.2) / (pref - 0.2), abs=1e-12)
+    assert one(t, "ratio_above_blank") == pytest.approx((pref - 0.2) / (null - 0.2), abs=1e-9)
+    assert abs(t.axial_vector[0]) == pytest.approx(I2[kappa] / I0[kappa], abs=1e-12)
     assert one(t, "preferred_deg") == pytest.approx(90.0, abs=1e-9)
     assert t.classes[0] == "direction-selective"
 
@@ -92,11 +97,11 @@ def test_bandwidth_is_the_circular_standard_deviation_of_a_wrapped_normal(sigma_
 def test_metrics_match_the_direct_formulas_on_an_arbitrary_curve():
     rng = np.random.default_rng(3)
     d = directions(12)
-    responses = rng.uniform(0, 5, size=(12, 6))
+    responses = rng.uniform(2, 5, size=(12, 6))
     blank = rng.uniform(0, 2, size=6)
     t = direction_tuning(responses, d, blank=blank)
     for u in range(6):
-        r = np.maximum(responses[:, u] - blank[u], 0)
+        r = responses[:, u]  # as recorded: nothing subtracted, nothing clipped
         f = [sum(r[k] * np.exp(1j * n * np.deg2rad(d[k])) for k in range(12)) for n in range(3)]
         assert np.allclose(t.curves[:, u], r)
         assert t.vector[u] == pytest.approx(f[1] / f[0])
@@ -107,6 +112,10 @@ def test_metrics_match_the_direct_formulas_on_an_arbitrary_curve():
         k = int(np.argmax(r))
         null = r[(k + 6) % 12]
         assert t.dsi[u] == pytest.approx((r[k] - null) / (r[k] + null))
+        b = blank[u]
+        assert t.di_blank[u] == pytest.approx(1 - (null - b) / (r[k] - b))
+        assert t.ratio_above_blank[u] == pytest.approx((r[k] - b) / (null - b))
+        assert t.axial_vector[u] == pytest.approx(f[2] / f[0])
         assert t.bandwidth_deg[u] == pytest.approx(
             np.rad2deg(np.sqrt(-2 * np.log(abs(f[1]) / f[0].real)))
         )
@@ -146,10 +155,10 @@ def test_flat_curve_is_non_selective():
 
 def test_zero_responses_give_nan_and_unresponsive():
     d = directions(8)
-    # Unit 0 silent; unit 1 never above its blank.
+    # Unit 0 silent: nothing is defined.
     responses = np.stack([np.zeros(8), np.full(8, 1.0)], axis=1)
     t = direction_tuning(responses, d, blank=[0.0, 3.0])
-    assert t.curves.tolist() == np.zeros((8, 2)).tolist()
+    assert t.curves.tolist() == responses.tolist()
     for name in (
         "preferred_deg",
         "dsi",
@@ -159,21 +168,42 @@ def test_zero_responses_give_nan_and_unresponsive():
         "fwhm_deg",
         "bandwidth_deg",
     ):
-        assert np.all(np.isnan(getattr(t, name))), name
-    assert np.all(np.isnan(t.vector))
+        assert np.isnan(getattr(t, name)[0]), name
+    assert np.isnan(t.vector[0]) and np.isnan(t.axial_vector[0])
+    # Unit 1 responds, flatly, below its blank: its curve has a shape (DSI 0,
+    # CV 1) but no index relative to the blank, and it is not responsive.
+    assert t.dsi[1] == 0.0 and t.cv[1] == 1.0
+    assert np.isnan(t.di_blank[1]) and np.isnan(t.ratio_above_blank[1])
+    assert t.peak_above_blank.tolist() == [0.0, -2.0]
     assert t.classes.tolist() == ["unresponsive", "unresponsive"]
     assert not t.responsive.any()
 
 
-def test_blank_is_subtracted_and_negatives_clipped():
+def test_nothing_is_clipped_and_a_null_below_the_blank_gives_di_above_one():
     d = directions(4)
-    responses = np.array([[5.0], [7.0], [4.0], [6.0]])
-    t = direction_tuning(responses, d, blank=[5.0])
-    assert t.curves[:, 0].tolist() == [0.0, 2.0, 0.0, 1.0]
-    # Peak 2 at 90 deg; the null response, at 270 deg, is 1.
-    assert one(t, "dsi") == pytest.approx((2 - 1) / (2 + 1))
-    # Without a blank, nothing is clipped.
-    assert direction_tuning(responses, d).curves[:, 0].tolist() == [5.0, 7.0, 4.0, 6.0]
+    # Unit 0: peak 7 at 90 deg, null 6 at 270 deg, blank 5.
+    # Unit 1: the same peak, a null of 3: below the blank of 5, as a neuron
+    # firing below its spontaneous rate in the null direction.
+    responses = np.array([[5.0, 5.0], [7.0, 7.0], [4.0, 4.0], [6.0, 3.0]])
+    t = direction_tuning(responses, d, blank=[5.0, 5.0])
+    assert t.curves.tolist() == responses.tolist()
+    assert t.dsi.tolist() == pytest.approx([(7 - 6) / (7 + 6), (7 - 3) / (7 + 3)])
+    # 1 - (null - b) / (pref - b): 1 - 1/2, and 1 - (-2)/2 = 2, not clipped to 1.
+    assert t.di_blank.tolist() == pytest.approx([0.5, 2.0])
+    # (pref - b) / (null - b) is 2 for unit 0; for unit 1 no ratio can be formed.
+    assert t.ratio_above_blank[0] == pytest.approx(2.0)
+    assert np.isnan(t.ratio_above_blank[1])
+    # The raw CV, from the raw curve (F_1 of [5, 7, 4, 3] is -1 + 4i, F_0 = 19).
+    assert t.cv[1] == pytest.approx(1 - np.hypot(1, 4) / 19)
+
+
+def test_a_negative_response_leaves_the_circular_variance_undefined():
+    d = directions(4)
+    t = direction_tuning(np.array([[1.0], [3.0], [-1.0], [0.5]]), d)
+    assert np.isnan(one(t, "cv")) and np.isnan(t.vector[0])
+    assert np.isfinite(one(t, "dsi")) and one(t, "preferred_deg") == pytest.approx(
+        np.rad2deg(np.angle(1 + 3j + 1 - 0.5j)) % 360
+    )
 
 
 def test_null_response_is_interpolated_when_not_sampled():
@@ -195,10 +225,11 @@ def test_directions_in_any_order_and_beyond_360():
 
 def test_thresholds_are_options():
     d = directions(8)
-    curve = von_mises(d, 0.0, 0.6)  # DSI tanh(0.6) = 0.537
+    curve = von_mises(d, 0.0, 0.6)  # DSI tanh(0.6) = 0.537 >= 1/3
     default = direction_tuning(curve[:, None], d)
     strict = direction_tuning(curve[:, None], d, direction_selective_dsi=0.6)
-    quiet = direction_tuning(curve[:, None], d, min_response=10.0)
+    # One unit: the block's median peak is its own, so a fraction above 1 excludes it.
+    quiet = direction_tuning(curve[:, None], d, responsive_fraction=1.5)
     assert default.classes[0] == "direction-selective"
     assert strict.classes[0] == "non-selective"
     assert quiet.classes[0] == "unresponsive"
@@ -281,7 +312,14 @@ def test_summarize_population_numbers():
     assert s["dsi"]["q3"] == pytest.approx(np.quantile(dsi, 0.75))
     # The flat unit has no axial ratio: three values, the largest inf.
     assert s["axial_ratio"]["n"] == 3 and s["axial_ratio"]["q3"] == np.inf
-    assert s["thresholds"]["direction_selective_dsi"] == 0.5
+    assert s["thresholds"]["direction_selective_dsi"] == pytest.approx(1 / 3)
+    assert s["class_counts"] == {
+        "direction-selective": 2,
+        "bidirectional": 1,
+        "non-selective": 1,
+    }
+    lo, hi = s["dsi"]["median_ci95"]
+    assert lo <= s["dsi"]["median"] <= hi
     assert type(s["cv"]["n"]) is int
     assert all(type(s["cv"][q]) is float for q in ("q1", "median", "q3"))
     json.dumps(s)
@@ -292,7 +330,9 @@ def test_summarize_with_nothing_defined_gives_none():
     s = summarize(direction_tuning(np.zeros((4, 3)), d))
     assert s["fraction_responsive"] == 0.0
     assert s["class_fractions"] == dict.fromkeys(CLASSES[:3])
-    assert s["dsi"] == {"n": 0, "q1": None, "median": None, "q3": None}
+    assert s["dsi"] == {"n": 0, "q1": None, "median": None, "q3": None, "median_ci95": None}
+    assert s["preferred_direction"]["resultant"] is None
+    assert "fewer than" in s["preferred_direction"]["reason"]
     s = summarize(direction_tuning(np.zeros((4, 0)), d))
     assert s["units"] == 0 and s["fraction_responsive"] is None
     assert "NaN" not in json.dumps(s)
@@ -337,8 +377,10 @@ def test_grating_tuning_picks_each_units_preferred_frequencies():
     t = grating_tuning(responses, table)
     dirs = directions(8)
     assert t.directions_deg.tolist() == dirs.tolist()
-    assert t.curves[:, 0] == pytest.approx(3.0 * von_mises(dirs, 90.0, 1.0))
-    assert t.curves[:, 1] == pytest.approx(2.0 * von_mises(dirs, 200.0, 1.0))
+    # The curves as recorded: the blank (1) is not subtracted, but it is kept.
+    assert t.curves[:, 0] == pytest.approx(1.0 + 3.0 * von_mises(dirs, 90.0, 1.0))
+    assert t.curves[:, 1] == pytest.approx(1.0 + 2.0 * von_mises(dirs, 200.0, 1.0))
+    assert t.blank.tolist() == [1.0, 1.0]
     assert t.condition["spatial_frequency_cpd"].tolist() == [0.5, 0.25]
     assert t.condition["temporal_frequency_hz"].tolist() == [1.0, 2.0]
     assert t.condition["contrast"].tolist() == [1.0, 1.0]
@@ -350,7 +392,8 @@ def test_grating_tuning_without_a_blank_and_with_bad_tables():
     n = len(table["blank"])
     responses = np.full((n, 1), 2.0)
     t = grating_tuning(responses, table)
-    assert t.curves[:, 0].tolist() == [2.0] * 8  # blank taken as 0
+    assert t.curves[:, 0].tolist() == [2.0] * 8
+    assert t.blank.tolist() == [0.0]  # no blank shown: taken as 0
     with pytest.raises(TuningError, match=r"lacks columns \['phase_deg'\]"):
         grating_tuning(responses, {k: v for k, v in table.items() if k != "phase_deg"})
     with pytest.raises(TuningError, match="a row per table row"):

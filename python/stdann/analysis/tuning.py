@@ -2,22 +2,48 @@
 
 A tuning curve holds a unit's responses to motion in D evenly spaced
 directions (degrees, the conventions of `stdann.stimuli`: 0 deg rightward,
-counter-clockwise). Every metric is computed on the curve *above the blank*:
-the response to each direction minus the response to a mean-grey blank, with
-negative values clipped to zero, so that a unit suppressed by some directions
-and a unit silent to them look alike. The circular harmonics
+counter-clockwise). The responses are taken **as recorded**: nothing is
+subtracted or clipped before a metric. The response to a mean-grey blank, b,
+plays the part of a neuron's spontaneous rate and enters only the metrics
+that are defined relative to it. Each metric is written here once, with its
+source; the report repeats these definitions.
+
+With r_k the response to direction theta_k, the circular harmonics
 
     F_n = sum_k r_k exp(i n theta_k),    n = 0, 1, 2
 
-(F_0 the summed response) give the vector-sum preference and the circular
-variances (Ringach, Shapley & Hawken 2002, J Neurosci 22:5639, as used by the
-VH-Lab and InVivoTools code); the sampled peak and the curve's value opposite
-it give the direction selectivity index; the curve's shape around its peak
-gives the full width at half maximum.
+(F_0 the summed response) give:
 
-A metric that has no value for a unit (a unit that does not respond to any
-direction, or a preference of a curve with no first harmonic) is NaN; the
-summary skips NaN.
+- the preferred direction, the angle of F_1 (the vector sum);
+- the direction circular variance CV = 1 - |F_1| / F_0 and the axial
+  circular variance 1 - |F_2| / F_0 (Ringach, Shapley & Hawken 2002, J
+  Neurosci 22:5639, as used by the VH-Lab and InVivoTools code). They are
+  defined for responses >= 0 (firing rates; the post-ReLU block outputs
+  stdann records are), NaN for a curve with a negative response;
+- the axis-of-motion vector F_2 / F_0, whose angle is twice the preferred
+  axis: the axial map is made of these (`stdann.analysis.maps`).
+
+With R_pref the largest sampled response (at direction d*) and R_null the
+curve at d* + 180 deg (linearly interpolated around the circle when that
+direction was not sampled):
+
+- DSI = (R_pref - R_null) / (R_pref + R_null), on the raw responses (the
+  indices of this family are reviewed by Mazurek, Kager & Van Hooser 2014,
+  Front Neural Circuits 8:92);
+- the blank-relative direction index DI_b = 1 - (R_null - b) / (R_pref - b),
+  defined where R_pref > b and not clipped: it exceeds 1 where the null
+  response falls below the blank, as physiology reports for firing below the
+  spontaneous rate;
+- the preferred/null ratio above background (R_pref - b) / (R_null - b),
+  defined where R_null > b: the statistic Maunsell & Van Essen (1983, J
+  Neurophysiol 49:1127) averaged over 168 MT units (mean 10.9). Where the
+  null response is at or below the blank a ratio cannot be formed; the
+  summary counts those units instead of dropping them silently.
+
+A unit is *responsive* when its peak exceeds the blank by more than a stated
+fraction of the block's median peak (`TuningThresholds.responsive_fraction`);
+the class of a responsive unit follows `TuningThresholds`. A metric that has
+no value for a unit is NaN; summaries report how many units have a value.
 """
 
 from __future__ import annotations
@@ -43,6 +69,26 @@ GRATING_TABLE_COLUMNS = (
     "blank",
 )
 
+#: Per-unit arrays of a `DirectionTuning`, as `stdann analyze` saves them.
+UNIT_ARRAYS = (
+    "directions_deg",
+    "curves",
+    "blank",
+    "preferred_deg",
+    "vector",
+    "axial_vector",
+    "dsi",
+    "di_blank",
+    "ratio_above_blank",
+    "cv",
+    "axial_cv",
+    "axial_ratio",
+    "fwhm_deg",
+    "bandwidth_deg",
+    "peak_above_blank",
+    "responsive",
+)
+
 # A harmonic smaller than this fraction of F_0 is rounding error: a flat or an
 # exactly two-peaked curve has no first harmonic and so no preferred direction.
 # Responses are recorded in float32, whose rounding over a curve of a few dozen
@@ -62,10 +108,14 @@ class TuningError(ValueError):
 class TuningThresholds:
     """Where the classes of `DirectionTuning.classes` begin.
 
-    - responsive: the peak response above the blank is greater than
-      `min_response` (in the units of the responses);
-    - direction-selective: responsive and DSI >= `direction_selective_dsi`
-      (0.5: the preferred response at least three times the null one);
+    - responsive: the peak exceeds the blank, R_pref - b, by more than
+      `responsive_fraction` times the median over the block's units of
+      their peak R_pref (stdann's criterion: a physiologist's "responds
+      above the spontaneous rate", scaled to the block, so that a unit
+      whose peak is a sliver above the blank is not classed);
+    - direction-selective: responsive and DSI >= `direction_selective_dsi`.
+      The default 1/3 is a preferred response at least twice the null one
+      (DI = 1 - null / pref >= 0.5), on the raw responses;
     - bidirectional: responsive, not direction-selective, the second circular
       harmonic at least `bidirectional_axial_ratio` times the first (the
       curve is more axial than directional) and the axial circular variance
@@ -74,14 +124,15 @@ class TuningThresholds:
     - non-selective: every other responsive unit.
     """
 
-    min_response: float = 0.0
-    direction_selective_dsi: float = 0.5
+    responsive_fraction: float = 0.1
+    direction_selective_dsi: float = 1.0 / 3.0
     bidirectional_axial_ratio: float = 1.0
     bidirectional_axial_cv: float = 0.8
 
     def __post_init__(self) -> None:
         checks = {
-            "min_response": np.isfinite(self.min_response) and self.min_response >= 0,
+            "responsive_fraction": np.isfinite(self.responsive_fraction)
+            and self.responsive_fraction >= 0,
             "direction_selective_dsi": 0 <= self.direction_selective_dsi <= 1,
             "bidirectional_axial_ratio": np.isfinite(self.bidirectional_axial_ratio)
             and self.bidirectional_axial_ratio >= 0,
@@ -91,7 +142,7 @@ class TuningThresholds:
         if bad:
             raise TuningError(
                 f"thresholds out of range: {', '.join(f'{n}={getattr(self, n)}' for n in bad)} "
-                "(min_response and bidirectional_axial_ratio >= 0; "
+                "(responsive_fraction and bidirectional_axial_ratio >= 0; "
                 "direction_selective_dsi and bidirectional_axial_cv in [0, 1])"
             )
 
@@ -109,19 +160,19 @@ class TuningThresholds:
 
 @dataclass
 class DirectionTuning:
-    """Direction tuning of U units measured at D directions.
+    """Direction tuning of U units measured at D directions (definitions: the
+    module docstring).
 
     - `directions_deg` (D,): the directions, in [0, 360), ascending;
-    - `curves` (D, U): responses above the blank, negatives clipped to 0;
-    - `preferred_deg` (U,): the angle of the vector sum F_1, in [0, 360);
-    - `vector` (U,) complex: F_1 / F_0, whose angle is the preference and
-      whose modulus is 1 - `cv`;
-    - `dsi` (U,): direction selectivity index (R_pref - R_null) / (R_pref +
-      R_null), R_pref the largest sampled response (at d*) and R_null the
-      curve at d* + 180 deg (linearly interpolated around the circle when
-      that direction was not sampled);
-    - `cv` (U,): direction circular variance 1 - |F_1| / F_0 (Ringach et al. 2002);
-    - `axial_cv` (U,): the same with 2 theta, 1 - |F_2| / F_0;
+    - `curves` (D, U): the responses as recorded, nothing subtracted or clipped;
+    - `blank` (U,): the response to the blank, b (0 when none was shown);
+    - `preferred_deg` (U,): the angle of F_1, in [0, 360); NaN without one;
+    - `vector` (U,) complex: F_1 / F_0 (modulus 1 - `cv`);
+    - `axial_vector` (U,) complex: F_2 / F_0, angle twice the preferred axis;
+    - `dsi` (U,): (R_pref - R_null) / (R_pref + R_null), raw responses;
+    - `di_blank` (U,): 1 - (R_null - b) / (R_pref - b), NaN where R_pref <= b;
+    - `ratio_above_blank` (U,): (R_pref - b) / (R_null - b), NaN where R_null <= b;
+    - `cv` (U,), `axial_cv` (U,): 1 - |F_1| / F_0 and 1 - |F_2| / F_0;
     - `axial_ratio` (U,): |F_2| / |F_1|, inf for a purely axial curve;
     - `fwhm_deg` (U,): full width at half maximum around the peak, the half
       level halfway between the curve's minimum and its peak, crossings
@@ -131,7 +182,10 @@ class DirectionTuning:
       read as a distribution of directions, sqrt(-2 ln(1 - cv)) in degrees
       (Mardia & Jupp 2000, Directional Statistics, section 2.3); inf for a
       curve with cv = 1;
+    - `peak_above_blank` (U,): R_pref - b;
     - `responsive` (U,) bool and `classes` (U,) str: see `TuningThresholds`;
+      `response_threshold` is the peak above the blank a responsive unit
+      exceeds, in the units of the responses;
     - `condition`: per-unit values (U,) of the stimulus parameters the curves
       were taken at (`grating_tuning`: spatial and temporal frequency,
       contrast); empty when the caller gave the curves.
@@ -139,16 +193,22 @@ class DirectionTuning:
 
     directions_deg: np.ndarray
     curves: np.ndarray
+    blank: np.ndarray
     preferred_deg: np.ndarray
     vector: np.ndarray
+    axial_vector: np.ndarray
     dsi: np.ndarray
+    di_blank: np.ndarray
+    ratio_above_blank: np.ndarray
     cv: np.ndarray
     axial_cv: np.ndarray
     axial_ratio: np.ndarray
     fwhm_deg: np.ndarray
     bandwidth_deg: np.ndarray
+    peak_above_blank: np.ndarray
     responsive: np.ndarray
     classes: np.ndarray
+    response_threshold: float
     thresholds: TuningThresholds = field(default_factory=TuningThresholds)
     condition: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -156,6 +216,11 @@ class DirectionTuning:
     def units(self) -> int:
         """U, the number of units."""
         return self.curves.shape[1]
+
+    @property
+    def direction_selective(self) -> np.ndarray:
+        """(U,) bool: the units classed direction-selective."""
+        return self.classes == "direction-selective"
 
 
 def sorted_directions(directions_deg: npt.ArrayLike, evenly_spaced: bool = True) -> np.ndarray:
@@ -255,11 +320,11 @@ def direction_tuning(
 ) -> DirectionTuning:
     """Direction tuning of U units from their responses (D, U) to D directions.
 
-    `blank` (U,) is each unit's response to the blank (none: 0); the curves
-    are the responses above it, negatives clipped to 0. `thresholds` are the
-    fields of `TuningThresholds` (min_response, direction_selective_dsi,
-    bidirectional_axial_ratio, bidirectional_axial_cv). Directions must be
-    evenly spaced, at least four; the result lists them ascending from 0.
+    `blank` (U,) is each unit's response to the blank, b (none: 0). The
+    responses are used as given: nothing is subtracted or clipped (see the
+    module docstring for every definition). `thresholds` are the fields of
+    `TuningThresholds`. Directions must be evenly spaced, at least four; the
+    result lists them ascending from 0.
     """
     limits = TuningThresholds.of(thresholds)
     r = np.asarray(responses, dtype=np.float64)
@@ -277,22 +342,26 @@ def direction_tuning(
         raise TuningError(f"blank must be {r.shape[1]} finite responses (U,), got {base.shape}")
 
     directions = np.mod(np.asarray(directions_deg, dtype=np.float64), 360.0)[order]
-    curves = np.maximum(r[order] - base[None, :], 0.0)
+    curves = r[order]
     theta = np.deg2rad(directions)
     f0 = curves.sum(axis=0)
     f1, f2 = _harmonic(curves, theta, 1), _harmonic(curves, theta, 2)
-    f1 = np.where(np.abs(f1) <= _NUMERICAL_ZERO * f0, 0, f1)
-    f2 = np.where(np.abs(f2) <= _NUMERICAL_ZERO * f0, 0, f2)
-    some = f0 > 0
-    safe = np.where(some, f0, 1.0)
+    scale = np.abs(curves).sum(axis=0)
+    f1 = np.where(np.abs(f1) <= _NUMERICAL_ZERO * scale, 0, f1)
+    f2 = np.where(np.abs(f2) <= _NUMERICAL_ZERO * scale, 0, f2)
+    # The circular variances read the curve as a distribution of directions:
+    # defined for responses >= 0 with some response.
+    rates = (curves >= 0).all(axis=0) & (f0 > 0)
+    safe = np.where(rates, f0, 1.0)
 
-    vector = np.where(some, f1 / safe, np.nan + 0j)
+    vector = np.where(rates, f1 / safe, np.nan + 0j)
+    axial_vector = np.where(rates, f2 / safe, np.nan + 0j)
     preferred = np.where(np.abs(f1) > 0, np.mod(np.rad2deg(np.angle(f1)), 360.0), np.nan)
     # |F_n| <= F_0 for responses >= 0; the clip only catches rounding.
-    cv = np.where(some, np.clip(1 - np.abs(f1) / safe, 0.0, 1.0), np.nan)
-    axial_cv = np.where(some, np.clip(1 - np.abs(f2) / safe, 0.0, 1.0), np.nan)
+    cv = np.where(rates, np.clip(1 - np.abs(f1) / safe, 0.0, 1.0), np.nan)
+    axial_cv = np.where(rates, np.clip(1 - np.abs(f2) / safe, 0.0, 1.0), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        axial_ratio = np.where(some, np.abs(f2) / np.abs(f1), np.nan)
+        axial_ratio = np.where(rates, np.abs(f2) / np.abs(f1), np.nan)
         # Mardia & Jupp 2000, section 2.3: circular standard deviation sqrt(-2 ln R),
         # R = 1 - cv the mean resultant length (written as ln(1 / R) to keep +0).
         bandwidth = np.rad2deg(np.sqrt(2 * np.log(1 / (1 - cv))))
@@ -303,35 +372,46 @@ def direction_tuning(
     null_response = interpolate_tuning_curve(curves, directions, (directions[peak] + 180.0)[None])[
         0
     ]
+    above = pref_response - base
     with np.errstate(divide="ignore", invalid="ignore"):
-        dsi = np.where(
-            some, (pref_response - null_response) / (pref_response + null_response), np.nan
-        )
+        total = pref_response + null_response
+        dsi = np.where(total > 0, (pref_response - null_response) / total, np.nan)
+        di_blank = np.where(above > 0, 1 - (null_response - base) / above, np.nan)
+        null_above = null_response - base
+        ratio = np.where(null_above > 0, above / null_above, np.nan)
     fwhm = _full_width_at_half_maximum(curves, peak, 360.0 / len(directions))
 
-    responsive = pref_response > limits.min_response
+    threshold = limits.responsive_fraction * float(np.median(pref_response)) if len(units) else 0
+    responsive = above > threshold
     classes = np.full(r.shape[1], "non-selective", dtype=f"<U{max(map(len, CLASSES))}")
-    bidirectional = (
-        (dsi < limits.direction_selective_dsi)
-        & (axial_ratio >= limits.bidirectional_axial_ratio)
-        & (axial_cv <= limits.bidirectional_axial_cv)
-    )
-    classes[bidirectional] = "bidirectional"
-    classes[dsi >= limits.direction_selective_dsi] = "direction-selective"
+    with np.errstate(invalid="ignore"):
+        bidirectional = (
+            (dsi < limits.direction_selective_dsi)
+            & (axial_ratio >= limits.bidirectional_axial_ratio)
+            & (axial_cv <= limits.bidirectional_axial_cv)
+        )
+        classes[bidirectional] = "bidirectional"
+        classes[dsi >= limits.direction_selective_dsi] = "direction-selective"
     classes[~responsive] = "unresponsive"
     return DirectionTuning(
         directions_deg=directions,
         curves=curves,
+        blank=base,
         preferred_deg=preferred,
         vector=vector,
+        axial_vector=axial_vector,
         dsi=dsi,
+        di_blank=di_blank,
+        ratio_above_blank=ratio,
         cv=cv,
         axial_cv=axial_cv,
         axial_ratio=axial_ratio,
         fwhm_deg=fwhm,
         bandwidth_deg=bandwidth,
+        peak_above_blank=above,
         responsive=responsive,
         classes=classes,
+        response_threshold=float(threshold),
         thresholds=limits,
     )
 
@@ -423,32 +503,96 @@ def median_and_quartiles(values: npt.ArrayLike) -> dict[str, Any]:
     return out
 
 
-def summarize(tuning: DirectionTuning) -> dict[str, Any]:
+def median_interval(
+    values: npt.ArrayLike, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
+) -> list[float] | None:
+    """A percentile-bootstrap interval of the median of `values` (NaN left out;
+    `scipy.stats.bootstrap`, seeded so a report is reproducible); None for
+    fewer than 2 finite values. Infinities count as values (an infinite
+    median gives an infinite bound)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    if v.size < 2 or np.all(v == v[0]):
+        return None if v.size < 2 else [float(v[0]), float(v[0])]
+    result = stats.bootstrap(
+        (v,),
+        np.median,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+
+
+#: Per-unit metrics the summary gives quartiles of, over the responsive units;
+#: those marked True also get a bootstrap 95% interval of the median.
+SUMMARY_METRICS = {
+    "dsi": True,
+    "di_blank": True,
+    "cv": True,
+    "axial_cv": False,
+    "axial_ratio": False,
+    "fwhm_deg": False,
+    "bandwidth_deg": False,
+}
+
+
+def pref_null_ratio_summary(tuning: DirectionTuning, units: np.ndarray) -> dict[str, Any]:
+    """Maunsell & Van Essen's statistic over the `units` (U,) bool: the mean
+    over units of (R_pref - b) / (R_null - b), with the units where no ratio
+    can be formed (R_null <= b) counted, not dropped in silence."""
+    ratio = tuning.ratio_above_blank[units]
+    formed = np.isfinite(ratio)
+    return {
+        "units": int(units.sum()),
+        "n": int(formed.sum()),
+        "null_at_or_below_blank": int((~formed).sum()),
+        "mean": float(ratio[formed].mean()) if formed.any() else None,
+        **{k: v for k, v in median_and_quartiles(ratio[formed]).items() if k != "n"},
+    }
+
+
+def summarize(tuning: DirectionTuning, seed: int = 0) -> dict[str, Any]:
     """Population numbers of a tuning for the report, as plain JSON data.
 
-    The fraction of units that respond, the fraction of each class among the
-    responsive units, and the median and quartiles (with the count of units
-    that have a value) of DSI, CV, axial CV, axial ratio, FWHM and bandwidth
-    over the responsive units. None wherever nothing is defined (no units, no
-    responsive units). The axial ratio and bandwidth may be inf (a purely
-    axial or a flat curve).
+    The fraction of units that respond (and the response threshold used),
+    the count and fraction of each class among the responsive units, the
+    median and quartiles (with the count of units that have a value) of every
+    metric of `SUMMARY_METRICS` over the responsive units (with a bootstrap
+    95% interval of the median where marked), Maunsell & Van Essen's
+    preferred/null ratio above background over the responsive units, and the
+    population statistics of the direction-selective units' preferred
+    directions (`stdann.analysis.population`). None wherever nothing is
+    defined. The axial ratio and bandwidth may be inf (a purely axial or a
+    flat curve).
     """
+    from stdann.analysis.population import preferred_direction_statistics
+
     units = tuning.units
     responsive = tuning.responsive.astype(bool)
     count = int(responsive.sum())
-    fractions = {
-        c: (float(np.mean(tuning.classes[responsive] == c)) if count else None)
-        for c in CLASSES[:-1]
-    }
-    metrics = {
-        name: median_and_quartiles(np.asarray(getattr(tuning, name), dtype=np.float64)[responsive])
-        for name in ("dsi", "cv", "axial_cv", "axial_ratio", "fwhm_deg", "bandwidth_deg")
-    }
+    counts = {c: int(np.sum(tuning.classes[responsive] == c)) for c in CLASSES[:-1]}
+    fractions = {c: (counts[c] / count if count else None) for c in CLASSES[:-1]}
+    metrics: dict[str, Any] = {}
+    for name, interval in SUMMARY_METRICS.items():
+        values = np.asarray(getattr(tuning, name), dtype=np.float64)[responsive]
+        metrics[name] = median_and_quartiles(values)
+        if interval:
+            metrics[name]["median_ci95"] = median_interval(values, seed=seed)
     return {
         "units": units,
         "responsive": count,
         "fraction_responsive": count / units if units else None,
+        "response_threshold": tuning.response_threshold,
+        "class_counts": counts,
         "class_fractions": fractions,
         **metrics,
+        "pref_null_ratio_above_blank": pref_null_ratio_summary(tuning, responsive),
+        "preferred_direction": preferred_direction_statistics(
+            tuning.preferred_deg[tuning.direction_selective]
+        ),
         "thresholds": dataclasses.asdict(tuning.thresholds),
     }
