@@ -14,6 +14,13 @@ one prediction shares with the other, and their Fisher z-scores classify the
 unit (Smith, Majaj & Movshon 2005, Nat Neurosci 8:220, Methods). Correlations
 ignore an additive offset and a gain, so the curves may or may not have the
 blank subtracted.
+
+`plaid_experiment` runs the experiment as those papers did, from recorded
+responses and the stimulus tables: each direction-selective unit's grating
+and plaid curves are taken at the same (spatial, temporal) frequency pair, its
+best, averaged over the same phases, with the grating curve at the
+components' contrast (half the plaid's) where the gratings were shown at it;
+the other units are not classed.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ from stdann.analysis.tuning import (
 
 #: Classes of a unit.
 PATTERN_CLASSES = ("pattern", "component", "unclassed")
+
+#: The class `plaid_experiment` gives the units it does not class (those not
+#: direction-selective); they are not among the "unclassed".
+NOT_CLASSED = "not classed"
 
 #: The z-score a class needs, and its lead over the other: 1.28, the one-sided
 #: 90% point of the normal distribution (Smith, Majaj & Movshon 2005).
@@ -56,11 +67,23 @@ class PatternComponent:
     - `rp`, `rc` (U,): the partial correlations R_p, R_c;
     - `zp`, `zc` (U,): their Fisher z-scores, normalised by the degrees of
       freedom D - 3;
-    - `classes` (U,) str: "pattern", "component" or "unclassed";
-    - `criterion`: the z-score threshold of the classes.
+    - `classes` (U,) str: "pattern", "component" or "unclassed", or
+      `NOT_CLASSED` for the units left out of `classed`;
+    - `criterion`: the z-score threshold of the classes;
+    - `classed` (U,) bool: the units that were classed (`plaid_experiment`:
+      the direction-selective ones); None when every unit was;
+    - `spatial_frequency_cpd`, `temporal_frequency_hz` (U,): the frequency
+      pair each unit's curves were taken at (NaN where none was given), None
+      when the caller gave the curves;
+    - `grating_contrast`, `component_contrast`, `plaid_contrast`: the
+      contrast of the gratings the grating curves were taken at, of each
+      plaid component (half the plaid's) and of the plaids; None when the
+      caller gave the curves.
 
     Units whose plaid or grating curve is flat (no correlation to compute)
-    have NaN correlations and scores and are unclassed.
+    have NaN correlations and scores and are unclassed; units with no curves
+    (`plaid_experiment`, a unit not classed with no frequency pair) have NaN
+    curves too.
     """
 
     directions_deg: np.ndarray
@@ -77,32 +100,62 @@ class PatternComponent:
     classes: np.ndarray
     plaid_angle_deg: float
     criterion: float = SMITH_CRITERION
+    classed: np.ndarray | None = None
+    spatial_frequency_cpd: np.ndarray | None = None
+    temporal_frequency_hz: np.ndarray | None = None
+    grating_contrast: float | None = None
+    component_contrast: float | None = None
+    plaid_contrast: float | None = None
 
     def summary(self, responsive: npt.ArrayLike | None = None) -> dict[str, Any]:
-        """Fractions of each class and quartiles of Zp and Zc over the units
-        (those `responsive` (U,) bool picks, when given), as plain JSON data;
-        None where nothing is defined. `undefined` counts the units with no
-        score (flat curves), which are among the unclassed."""
-        keep = np.ones(len(self.classes), bool)
+        """Pattern and component cells over the classed units, as plain JSON data.
+
+        The units are the classed ones (`classed`: for `plaid_experiment` the
+        direction-selective units, so the fractions are among
+        direction-selective units, as Movshon et al. 1985 and Smith, Majaj &
+        Movshon 2005 count them; in macaque MT about 25% pattern and 50%
+        component, as Wandell restates them), and of them those `responsive`
+        (U,) bool picks, when given. Keys:
+
+        - `units`: how many units are classed; `not_classed`: how many
+          (among the `responsive`, when given) are not;
+        - `counts` {pattern, component, unclassed}: units of each class;
+        - `class_fractions`: the counts over `units`, None where there are none;
+        - `undefined`: classed units with no score (flat curves), which are
+          among the unclassed;
+        - `zp`, `zc`: how many scores and their quartiles (`median_and_quartiles`);
+        - `plaid_angle_deg`, `criterion`, and `grating_contrast`,
+          `component_contrast`, `plaid_contrast` (None when the caller gave
+          the curves).
+        """
+        pool = np.ones(len(self.classes), bool)
         if responsive is not None:
-            keep = np.asarray(responsive, dtype=bool)
-            if keep.shape != self.classes.shape:
+            pool = np.asarray(responsive, dtype=bool)
+            if pool.shape != self.classes.shape:
                 raise TuningError(
-                    f"responsive must be (U,) bool with U = {len(self.classes)}, got {keep.shape}"
+                    f"responsive must be (U,) bool with U = {len(self.classes)}, got {pool.shape}"
                 )
-        count = int(keep.sum())
+        classed = pool if self.classed is None else pool & np.asarray(self.classed, dtype=bool)
+        count = int(classed.sum())
+        counts = {c: int(np.sum(self.classes[classed] == c)) for c in PATTERN_CLASSES}
         return {
             "units": count,
-            "class_fractions": {
-                c: (float(np.mean(self.classes[keep] == c)) if count else None)
-                for c in PATTERN_CLASSES
-            },
-            "undefined": int(np.sum(np.isnan(self.zp[keep]) | np.isnan(self.zc[keep]))),
-            "zp": median_and_quartiles(self.zp[keep]),
-            "zc": median_and_quartiles(self.zc[keep]),
+            "not_classed": int(np.sum(pool & ~classed)),
+            "counts": counts,
+            "class_fractions": {c: (n / count if count else None) for c, n in counts.items()},
+            "undefined": int(np.sum(np.isnan(self.zp[classed]) | np.isnan(self.zc[classed]))),
+            "zp": median_and_quartiles(self.zp[classed]),
+            "zc": median_and_quartiles(self.zc[classed]),
             "plaid_angle_deg": float(self.plaid_angle_deg),
             "criterion": float(self.criterion),
+            "grating_contrast": _optional_float(self.grating_contrast),
+            "component_contrast": _optional_float(self.component_contrast),
+            "plaid_contrast": _optional_float(self.plaid_contrast),
         }
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -220,4 +273,288 @@ def pattern_component(
         classes=classes,
         plaid_angle_deg=float(plaid_angle_deg),
         criterion=float(criterion),
+    )
+
+
+#: Columns `plaid_experiment` needs in a grating table and in a plaid table
+#: (those `stdann.stimuli.drifting_gratings` and `plaids` write; others are ignored).
+GRATING_COLUMNS = (
+    "direction_deg",
+    "spatial_frequency_cpd",
+    "temporal_frequency_hz",
+    "phase_deg",
+    "contrast",
+    "blank",
+)
+PLAID_COLUMNS = (*GRATING_COLUMNS[:1], "plaid_angle_deg", *GRATING_COLUMNS[1:])
+
+# Stimulus parameters written from the same numbers agree exactly; this only
+# absorbs rounding (a contrast halved, an angle taken modulo 360).
+_RTOL, _ATOL = 1e-9, 1e-9
+
+
+def _same(values: np.ndarray, value: float) -> np.ndarray:
+    return np.isclose(values, value, rtol=_RTOL, atol=_ATOL)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of `values`, ascending, those within rounding counted once."""
+    v = np.unique(values)
+    if len(v) < 2:
+        return v
+    return v[np.concatenate([[True], ~_same(v[1:], v[:-1])])]
+
+
+def _same_set(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) == len(b) and bool(np.all(_same(a, b)))
+
+
+def _columns(
+    responses: npt.ArrayLike, table: dict[str, np.ndarray], needed: tuple[str, ...], what: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    r = np.asarray(responses, dtype=np.float64)
+    missing = [c for c in needed if c not in table]
+    if missing:
+        raise TuningError(f"the {what} table lacks columns {missing} (it needs {list(needed)})")
+    columns = {c: np.asarray(table[c]) for c in needed}
+    n = len(columns["blank"])
+    if r.ndim != 2 or r.shape[0] != n or any(v.shape != (n,) for v in columns.values()):
+        raise TuningError(
+            f"{what} responses must be (N, U) with a row per table row (N = {n}), got "
+            f"{r.shape}; columns { ({k: v.shape for k, v in columns.items()}) }"
+        )
+    if not np.all(np.isfinite(r)):
+        raise TuningError(f"{what} responses are NaN or infinite")
+    columns = {
+        k: (v.astype(bool) if k == "blank" else v.astype(np.float64)) for k, v in columns.items()
+    }
+    for k in ("direction_deg", "phase_deg"):
+        columns[k] = np.mod(columns[k], 360.0)
+    return r, columns
+
+
+def _curves_at_pair(
+    responses: np.ndarray,
+    columns: dict[str, np.ndarray],
+    rows: np.ndarray,
+    directions: np.ndarray,
+    phases: np.ndarray,
+    sf: float,
+    tf: float,
+    what: str,
+) -> np.ndarray:
+    """(D, U): the mean response at each direction to the `rows` at (sf, tf),
+    averaged over the repeats of each phase and then over the phases."""
+    at_pair = (
+        rows
+        & _same(columns["spatial_frequency_cpd"], sf)
+        & _same(columns["temporal_frequency_hz"], tf)
+    )
+    if not at_pair.any():
+        raise TuningError(
+            f"no {what} at spatial frequency {sf:g} cpd, temporal frequency {tf:g} Hz, the "
+            "best pair of some units: the gratings and the plaids must both be shown at every "
+            "pair a unit is measured at"
+        )
+    curves = np.zeros((len(directions), responses.shape[1]))
+    for i, d in enumerate(directions):
+        # The circle: a direction within rounding of 360 is 0.
+        at_d = at_pair & (
+            _same(columns["direction_deg"], d) | _same(columns["direction_deg"] - 360.0, d)
+        )
+        for phase in phases:
+            shown = at_d & _same(columns["phase_deg"], phase)
+            if not shown.any():
+                raise TuningError(
+                    f"no {what} at direction {d:g} deg, phase {phase:g} deg, spatial frequency "
+                    f"{sf:g} cpd, temporal frequency {tf:g} Hz: every direction must be shown "
+                    "at every phase of the unit's frequency pair"
+                )
+            curves[i] += responses[shown].mean(axis=0)
+    return curves / len(phases)
+
+
+def plaid_experiment(
+    grating_responses: npt.ArrayLike,
+    grating_table: dict[str, np.ndarray],
+    plaid_responses: npt.ArrayLike,
+    plaid_table: dict[str, np.ndarray],
+    best_sf: npt.ArrayLike,
+    best_tf: npt.ArrayLike,
+    selective: npt.ArrayLike,
+    criterion: float = SMITH_CRITERION,
+) -> PatternComponent:
+    """Pattern and component cells among U units, as Movshon, Adelson, Gizzi &
+    Newsome (1985) and Smith, Majaj & Movshon (2005) class them.
+
+    `grating_responses` (N, U) and `plaid_responses` (M, U) are the units'
+    responses to the rows of `grating_table` and `plaid_table` (dicts of
+    columns, `GRATING_COLUMNS` and `PLAID_COLUMNS`, as
+    `stdann.stimuli.drifting_gratings` and `plaids` write them; blank rows are
+    ignored). The plaids are made of the gratings: every plaid row's
+    components are gratings of the same spatial and temporal frequency and
+    phase at half the plaid's contrast, at the plaid's direction -+ its angle
+    / 2, and there must be one plaid contrast and one plaid angle.
+
+    Each unit u is measured at its best pair (`best_sf`[u], `best_tf`[u],
+    (U,): the pair its direction tuning was taken at): its grating curve and
+    its plaid curve are the mean responses at that pair at every direction,
+    each averaged over the repeats of each phase and then over the phases
+    (the same phases for both). The grating curve is taken at the
+    components' contrast (the plaid's / 2) where the grating set has rows at
+    it, else at its highest contrast; the result records which. The
+    responses are used raw, nothing subtracted or clipped: the correlations
+    ignore an offset and a gain, so subtracting the blank would change
+    nothing. `pattern_component` then classes the curves.
+
+    Only the units `selective` (U,) bool marks (the direction-selective ones,
+    as in both papers) are classed; the others are `NOT_CLASSED`, whatever
+    their curves (computed where they have a pair; a unit not selective may
+    have a NaN pair and then has NaN curves).
+
+    Raises TuningError unless the plaid set matches the gratings: the same
+    directions (at least 4), the same phases, and every frequency pair a unit
+    is measured at shown at every direction and phase in both sets.
+    """
+    g, g_cols = _columns(grating_responses, grating_table, GRATING_COLUMNS, "grating")
+    p, p_cols = _columns(plaid_responses, plaid_table, PLAID_COLUMNS, "plaid")
+    units = g.shape[1]
+    sf = np.asarray(best_sf, dtype=np.float64)
+    tf = np.asarray(best_tf, dtype=np.float64)
+    chosen = np.asarray(selective)
+    if p.shape[1] != units or any(x.shape != (units,) for x in (sf, tf, chosen)):
+        raise TuningError(
+            f"grating responses have U = {units} units: plaid responses must be (M, U) and "
+            f"best_sf, best_tf, selective (U,); got {p.shape}, {sf.shape}, {tf.shape}, "
+            f"{chosen.shape}"
+        )
+    if chosen.dtype != bool:
+        raise TuningError(f"selective must be a bool mask, got dtype {chosen.dtype}")
+    has_pair = np.isfinite(sf) & np.isfinite(tf)
+    if np.any(chosen & ~has_pair):
+        raise TuningError(
+            f"{int(np.sum(chosen & ~has_pair))} selective units have no best frequency pair "
+            "(NaN best_sf or best_tf)"
+        )
+
+    plaid_rows = ~p_cols["blank"]
+    if not plaid_rows.any():
+        raise TuningError("the plaid table has no plaid rows (only blanks)")
+    plaid_contrasts = _distinct(p_cols["contrast"][plaid_rows])
+    angles = _distinct(p_cols["plaid_angle_deg"][plaid_rows])
+    if len(plaid_contrasts) != 1 or len(angles) != 1:
+        raise TuningError(
+            f"the plaids must share one contrast and one plaid angle, got contrasts "
+            f"{plaid_contrasts.tolist()} and angles {angles.tolist()} deg"
+        )
+    plaid_contrast, plaid_angle = float(plaid_contrasts[0]), float(angles[0])
+    component_contrast = plaid_contrast / 2
+
+    grating_rows = ~g_cols["blank"]
+    if not grating_rows.any():
+        raise TuningError("the grating table has no grating rows (only blanks)")
+    at_component = grating_rows & _same(g_cols["contrast"], component_contrast)
+    if at_component.any():
+        grating_rows, grating_contrast = at_component, component_contrast
+    else:
+        grating_contrast = float(g_cols["contrast"][grating_rows].max())
+        grating_rows = grating_rows & _same(g_cols["contrast"], grating_contrast)
+
+    directions = _distinct(g_cols["direction_deg"][grating_rows])
+    if len(directions) > 1 and _same(directions[-1] - 360.0, directions[0]):
+        directions = directions[:-1]
+    plaid_directions = _distinct(p_cols["direction_deg"][plaid_rows])
+    if len(plaid_directions) > 1 and _same(plaid_directions[-1] - 360.0, plaid_directions[0]):
+        plaid_directions = plaid_directions[:-1]
+    if not _same_set(directions, plaid_directions):
+        raise TuningError(
+            f"the plaids' directions {plaid_directions.tolist()} deg are not the gratings' "
+            f"{directions.tolist()} deg (contrast {grating_contrast:g})"
+        )
+    if len(directions) < 4:
+        raise TuningError(
+            f"pattern and component cells need at least 4 directions, got {len(directions)}: "
+            f"{directions.tolist()} deg"
+        )
+    phases = _distinct(g_cols["phase_deg"][grating_rows])
+    plaid_phases = _distinct(p_cols["phase_deg"][plaid_rows])
+    if not _same_set(phases, plaid_phases):
+        raise TuningError(
+            f"the plaids' phases {plaid_phases.tolist()} deg are not the gratings' "
+            f"{phases.tolist()} deg (contrast {grating_contrast:g}): the curves must be "
+            "averaged over the same phases"
+        )
+
+    grating_curves = np.full((len(directions), units), np.nan)
+    plaid_curves = np.full((len(directions), units), np.nan)
+    pairs = _distinct_pairs(sf[has_pair], tf[has_pair])
+    for pair_sf, pair_tf in pairs:
+        members = has_pair & _same(sf, pair_sf) & _same(tf, pair_tf)
+        for rows, cols, responses, curves, what in (
+            (grating_rows, g_cols, g, grating_curves, f"grating at contrast {grating_contrast:g}"),
+            (plaid_rows, p_cols, p, plaid_curves, "plaid"),
+        ):
+            curves[:, members] = _curves_at_pair(
+                responses[:, members], cols, rows, directions, phases, pair_sf, pair_tf, what
+            )
+
+    pc = _classify_columns(grating_curves, plaid_curves, directions, plaid_angle, criterion)
+    pc.classes[~chosen] = NOT_CLASSED
+    pc.classed = chosen.copy()
+    pc.spatial_frequency_cpd = np.where(has_pair, sf, np.nan)
+    pc.temporal_frequency_hz = np.where(has_pair, tf, np.nan)
+    pc.grating_contrast = float(grating_contrast)
+    pc.component_contrast = float(component_contrast)
+    pc.plaid_contrast = plaid_contrast
+    return pc
+
+
+def _distinct_pairs(sf: np.ndarray, tf: np.ndarray) -> list[tuple[float, float]]:
+    pairs: list[tuple[float, float]] = []
+    for a, b in np.unique(np.stack([sf, tf], axis=1), axis=0):
+        if not any(_same(a, x) and _same(b, y) for x, y in pairs):
+            pairs.append((float(a), float(b)))
+    return pairs
+
+
+def _classify_columns(
+    grating_curves: np.ndarray,
+    plaid_curves: np.ndarray,
+    directions: np.ndarray,
+    plaid_angle_deg: float,
+    criterion: float,
+) -> PatternComponent:
+    """`pattern_component` on the units whose curves are defined; the others
+    NaN throughout and unclassed."""
+    defined = np.isfinite(grating_curves).all(axis=0) & np.isfinite(plaid_curves).all(axis=0)
+    part = pattern_component(
+        grating_curves[:, defined], plaid_curves[:, defined], directions, plaid_angle_deg, criterion
+    )
+    units = grating_curves.shape[1]
+    width = max(map(len, (*PATTERN_CLASSES, NOT_CLASSED)))
+    classes = np.full(units, "unclassed", dtype=f"<U{width}")
+    classes[defined] = part.classes
+    fields: dict[str, Any] = {}
+    for name in (
+        "plaid_curves",
+        "pattern_prediction",
+        "component_prediction",
+        "r_pattern",
+        "r_component",
+        "r_pattern_component",
+        "rp",
+        "rc",
+        "zp",
+        "zc",
+    ):
+        value = getattr(part, name)
+        full = np.full((*value.shape[:-1], units), np.nan)
+        full[..., defined] = value
+        fields[name] = full
+    return PatternComponent(
+        directions_deg=part.directions_deg,
+        classes=classes,
+        plaid_angle_deg=part.plaid_angle_deg,
+        criterion=part.criterion,
+        **fields,
     )
