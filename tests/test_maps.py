@@ -90,8 +90,11 @@ def test_planted_pinwheels_are_found_where_planted_with_their_charges():
         k = int(np.argmin(np.hypot(x_mm - px, y_mm - py)))
         assert charge[k] == q
         assert np.hypot(x_mm[k] - px, y_mm[k] - py) < 0.03
+    # Five pinwheels on a 6 mm sheet have no characteristic wavelength:
+    # they are found, but no density is reported.
     topology = map_topology(m)
-    assert (topology["n_plus"], topology["n_minus"], topology["n_total"]) == (2, 3, 5)
+    assert topology["defined"] is False and topology["n_total"] is None
+    assert "no characteristic wavelength" in topology["reasons"]["n_total"]
 
 
 def test_nan_vectors_are_left_out():
@@ -105,7 +108,7 @@ def test_nan_vectors_are_left_out():
     np.testing.assert_allclose(a.z, b.z, atol=1e-12)
 
 
-def test_angle_and_axial_map():
+def test_angle_map():
     z = np.ones((6, 6), dtype=complex)
     z[0] = [1j, -1.0, 2 * np.exp(1j * np.pi / 4), 0.0, np.nan, -1e-17 - 1e-300j]
     m = DirectionMap(z=z, pixel_mm=0.1, sigma_mm=0.1, sheet_side_mm=0.6)
@@ -113,9 +116,9 @@ def test_angle_and_axial_map():
     np.testing.assert_allclose(angle[0, :4], [90.0, 180.0, 45.0, 0.0])
     assert np.isnan(angle[0, 4])
     assert 0.0 <= angle[0, 5] < 360.0
-    axial = m.axial()
-    np.testing.assert_allclose(axial[0, :4], [-1.0, 1.0, 2j, 0.0], atol=1e-12)
-    assert np.isnan(axial[0, 4])
+    # The axis-of-motion map is smoothed from the units' F2 / F0 vectors, not
+    # derived from the direction map.
+    assert not hasattr(m, "axial")
     np.testing.assert_allclose(m.centres_mm, [0.05, 0.15, 0.25, 0.35, 0.45, 0.55])
     with pytest.raises(MapError, match="square"):
         DirectionMap(z=z[:3], pixel_mm=0.1, sigma_mm=0.1, sheet_side_mm=0.6)
@@ -136,11 +139,12 @@ def test_a_ring_field_has_its_column_spacing_and_pi_pinwheels_per_column_squared
         z = ring_field(size, wavelength, seed)
         m = direction_map(xy, z.ravel(), size * pixel, pixel, sigma_mm=pixel / 2)
         t = map_topology(m)
-        assert t["reasons"] == {}
+        assert t["reasons"] == {} and t["defined"] is True
         assert t["wavelength_mm"] == pytest.approx(wavelength * pixel, rel=0.03)
         assert t["n_total"] == t["n_plus"] + t["n_minus"]
         assert t["area_in_columns"] == pytest.approx(t["area_mm2"] / t["wavelength_mm"] ** 2)
         assert 0.3 * wavelength * pixel < t["nn_any_sign_median_mm"] < wavelength * pixel
+        assert t["density_ci95"][0] < t["density"] < t["density_ci95"][1]
         densities.append(t["density"])
     assert np.mean(densities) == pytest.approx(np.pi, rel=0.1)
 
@@ -149,16 +153,18 @@ def no_nan(topology):
     return all(not (isinstance(v, float) and np.isnan(v)) for v in topology.values())
 
 
-def test_a_uniform_map_has_no_column_spacing_but_counts_zero_pinwheels():
+def test_a_uniform_map_has_no_column_spacing_and_no_pinwheel_topology():
     xy = uniform_units(500, 2.0, 0)
     m = direction_map(xy, np.full(500, 1.0 + 0j), 2.0, 0.1, 0.1)
     t = map_topology(m)
     assert no_nan(t)
-    assert (t["n_plus"], t["n_minus"], t["n_total"]) == (0, 0, 0)
+    assert t["defined"] is False
     assert t["area_mm2"] == pytest.approx((20 - 1 - 2) ** 2 * 0.01)
-    for key in ("wavelength_mm", "density", "area_in_columns", "nn_any_sign_median_mm"):
+    for key in ("peak_clarity", "wavelength_mm", "n_total", "density", "area_in_columns"):
         assert t[key] is None
         assert "no column spacing" in t["reasons"][key]
+    # A map of one direction.
+    assert t["direction_resultant"] == pytest.approx(1.0) and t["collapsed"] is True
 
 
 def test_a_margin_that_leaves_nothing_gives_reasons_not_numbers():
@@ -166,28 +172,34 @@ def test_a_margin_that_leaves_nothing_gives_reasons_not_numbers():
     m = direction_map(xy, v, SIDE, 0.1, 0.1)
     t = map_topology(m, margin_px=40)
     assert no_nan(t)
-    assert t["n_total"] is None and t["density"] is None
+    assert t["n_total"] is None and t["density"] is None and t["defined"] is False
     assert "margin" in t["reasons"]["n_total"]
+    assert t["direction_resultant"] is None and "margin" in t["reasons"]["direction_resultant"]
 
 
-def test_nearest_neighbour_distances_missing_for_a_lone_sign_are_none_with_a_reason():
+def test_a_lone_pinwheel_on_a_small_map_has_no_topology_nor_neighbour_distances():
     xy, v = planted_units()
     keep = np.hypot(xy[:, 0] - 1.2, xy[:, 1] - 1.1) < 0.8  # around the first pinwheel only
     side = 2.4
     m = direction_map(xy[keep], v[keep], side, 0.1, 0.1)
+    assert len(find_pinwheels(m.z)[0]) == 1
     t = map_topology(m, margin_px=0)
-    assert t["n_total"] == 1
-    assert t["nn_any_sign_median_mm"] is None
-    assert "neighbour" in t["reasons"]["nn_any_sign_median_mm"]
+    assert no_nan(t) and t["defined"] is False
+    assert t["n_total"] is None and t["nn_any_sign_median_mm"] is None
+    assert t["reasons"]["nn_any_sign_median_mm"] == t["reasons"]["n_total"]
 
 
-def test_the_axial_map_doubles_the_total_charge():
+def test_period_180_reads_the_map_as_given_and_other_periods_are_refused():
+    # The same complex map with either period: the same pinwheels and spacing
+    # (for period 180 the map's phase is twice the axis of motion).
     xy, v = planted_units()
     m = direction_map(xy, v, SIDE, 0.1, 0.1)
     direction = map_topology(m, period=360, margin_px=0)
     axial = map_topology(m, period=180, margin_px=0)
-    assert direction["n_plus"] - direction["n_minus"] == -1
-    assert axial["n_plus"] - axial["n_minus"] == -2
+    assert axial["period"] == 180.0 and direction["period"] == 360.0
+    assert axial["peak_clarity"] == direction["peak_clarity"]
+    assert axial["axial_resultant"] == direction["direction_resultant"]
+    assert "axial_resultant" not in direction and "direction_resultant" not in axial
     with pytest.raises(MapError, match="period must be 360"):
         map_topology(m, period=90)
 

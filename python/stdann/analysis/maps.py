@@ -5,8 +5,14 @@ Every unit of a block has a position on the sheet, ``(x, y)`` in millimetres
 angle is its preferred direction and whose length its selectivity.
 
 - `direction_map` smooths the units' vectors into a map on a pixel grid, and
-  `map_topology` measures the map's pinwheels, column spacing and pinwheel
-  density with the native finder (`stdann.analysis.pinwheels`).
+  `map_topology` measures the map's column spacing and, only where the map
+  has a characteristic wavelength over enough columns, its pinwheels and
+  pinwheel density with a bootstrap interval, with the native finder
+  (`stdann.analysis.pinwheels`).
+- The axis-of-motion map is smoothed the same way from each unit's second
+  circular harmonic F2 / F0 (complex, its phase twice the axis of motion) and
+  analysed with period 180. It is not the direction map's angle doubled:
+  that map's singularities are only the direction map's own, counted again.
 - `smoothness`, `opposite_direction_fraction` and
   `nearest_neighbour_direction_difference` compare the preferences of units at
   known cortical distances with the same units at shuffled positions, the
@@ -22,24 +28,28 @@ its y the row, as everywhere in `stdann.analysis`. Bad arguments raise
 
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import stats
 
 from stdann.analysis.pinwheels import (
     MapError,
     NoSpectralPeakError,
     NothingToAnalyseError,
-    find_pinwheels,
+    peak_clarity,
     pinwheel_density,
 )
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_MAX_PAIRS = 20_000
 """Pairs sampled per distance bin: the mean difference of uniform random
@@ -57,7 +67,9 @@ class DirectionMap:
     around the pixel centre ``((col + 0.5) * pixel_mm, (row + 0.5) * pixel_mm)``:
     its angle is the preferred direction there and its length the local
     selectivity (shortened where nearby units disagree). NaN where no unit is
-    near enough to weigh.
+    near enough to weigh. Smoothed from the units' F2 / F0 vectors, the same
+    grid is an axis-of-motion map, its phase twice the axis (`map_topology`
+    with period 180).
     """
 
     z: ComplexArray
@@ -88,17 +100,6 @@ class DirectionMap:
         # A tiny negative angle modulo 360 rounds to 360.0 itself.
         a[a == 360.0] = 0.0
         return a
-
-    def axial(self) -> ComplexArray:
-        """The axial map ``z**2 / |z|`` (0 where z = 0, NaN where z is NaN):
-        the angle doubled, the length kept. Its phase is the axis of motion,
-        a direction and its opposite alike, as the period-180 map of
-        `map_topology` reads it. This is the map's axis, not the smoothed
-        axial component of the units' tuning: for that, smooth the units'
-        axial vectors with `direction_map`."""
-        r = np.abs(self.z)
-        with np.errstate(invalid="ignore"):
-            return self.z * self.z / np.where(r > 0, r, 1.0)
 
 
 def direction_map(
@@ -168,75 +169,237 @@ def direction_map(
     return DirectionMap(z=z, pixel_mm=pixel, sigma_mm=sigma, sheet_side_mm=side)
 
 
+MIN_PEAK_CLARITY = 5.0
+"""Least `pinwheels.peak_clarity` of a map with a characteristic wavelength.
+
+Measured with Lambda from the native fit, on complex fields of 48 to 256 px:
+- smoothed white noise (a Gaussian low-pass of sigma 0.5, 1, 2, 3, 4 and
+  8 px; 60 to 200 maps of each size and width, about 5,000 in all): medians
+  1.2 to 1.7, 99th percentiles at most 3.3; the three largest of all 3.9,
+  4.0 and 5.0, each on a map of under 10 Lambda^2, where no density is
+  reported anyway;
+- thin-ring band-pass fields (Lambda 8 to 32 px, 4 to 32 columns across,
+  240 maps): 12.3 to 484, median 91;
+- Gaussian rings of relative width 0.3: 5.4 to 31, median 18; of relative
+  width 0.5, a broad band: 2.1 to 10, median 5.2, about half below.
+The test fields (tests/test_map_topology.py): thin rings of Lambda 16 px on
+256 px, 160 to 195; smoothed noise of sigma 1, 2 and 4 px on 128 px, 1.2 to
+2.2. A broad band is sometimes judged to have no clear peak: no Lambda is
+better than a Lambda read from noise."""
+
+MIN_COLUMNS_ACROSS = 3.0
+"""The sheet side over Lambda below which no pinwheel density is reported."""
+
+MIN_AREA_IN_COLUMNS = 10.0
+"""The analysed area in Lambda^2 below which no pinwheel density is reported."""
+
+COLLAPSE_THRESHOLD = 0.2
+"""The map resultant above which a map is flagged as dominated by one direction."""
+
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of the tile bootstrap of the pinwheel density."""
+
+
 def map_topology(
-    dmap: DirectionMap, period: float = 360.0, margin_px: int | None = None
+    dmap: DirectionMap,
+    period: float = 360.0,
+    margin_px: int | None = None,
+    *,
+    min_peak_clarity: float = MIN_PEAK_CLARITY,
+    min_columns_across: float = MIN_COLUMNS_ACROSS,
+    min_area_in_columns: float = MIN_AREA_IN_COLUMNS,
+    collapse_threshold: float = COLLAPSE_THRESHOLD,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    rng: np.random.Generator | int | None = None,
 ) -> dict[str, Any]:
-    """Pinwheels, column spacing and pinwheel density of a direction map.
+    """Column spacing, and pinwheels and pinwheel density where they are defined.
 
-    `period` 360 analyses the direction map `dmap.z`; 180 its axial map
-    (`DirectionMap.axial`, the angle doubled), whose pinwheels are those of the
-    axis of motion (charge +1 there is a +1/2 pinwheel of the axis).
-    `margin_px` (default: sigma in pixels, rounded up) leaves out plaquettes
-    near the sheet's edge or a NaN pixel, where smoothing saw only part
-    of its window.
+    `period` 360 reads `dmap.z` as a direction map; 180 reads it as given as
+    an axis-of-motion map whose phase is twice the axis (each unit's second
+    circular harmonic F2 / F0 smoothed with `direction_map`), so that charge
+    +1 there is a +1/2 pinwheel of the axis. `margin_px` (default: sigma in
+    pixels, rounded up) leaves out plaquettes near the sheet's edge or a NaN
+    pixel, where smoothing saw only part of its window. The *analysed area*
+    is the plaquettes left, those `pinwheel_density` counts. Every map, model
+    and controls alike, goes through the same tests:
 
-    Keys: ``period``, ``margin_px``, ``n_plus``, ``n_minus``, ``n_total``,
-    ``area_mm2`` (the analysed area), ``wavelength_mm`` (Lambda),
-    ``area_in_columns`` (area / Lambda^2), ``density``, ``density_plus``,
-    ``density_minus`` (pinwheels per Lambda^2), ``nn_any_sign_median_mm``,
-    ``nn_same_sign_median_mm``, ``nn_opposite_sign_median_mm`` (median
-    distance from a pinwheel to its nearest neighbour of any, the same and the
-    opposite sign), and ``reasons``: for every quantity that could not be
-    measured, and is None, why. No value is ever NaN.
+    - Lambda, the column spacing, is the native fit to the peak of the
+      radially averaged power spectrum of the normalised map
+      (`pinwheel_density`). It is reported only where the spectrum has a
+      characteristic wavelength: `pinwheels.peak_clarity` (the strongest
+      ring's power over the mean power of the rings at or below half the peak
+      frequency; defined and argued there) at least `min_peak_clarity`.
+    - The map is *defined* (its pinwheel topology reported) where it has a
+      characteristic wavelength, Lambda <= sheet side (`dmap.sheet_side_mm`)
+      / `min_columns_across` (the spectrum's rings lie up to one cycle per map
+      apart, so with fewer columns across one ring spans over a third of the
+      peak frequency), and the analysed area holds at least
+      `min_area_in_columns` Lambda^2: a density is a count over an area, and
+      pinwheel densities are measured over tens of hypercolumns (Kaschube et
+      al. 2010, Science 330:1113), with about pi pinwheels per Lambda^2 (ten
+      Lambda^2 hold about 30).
+    - The pinwheel density is pinwheels per Lambda^2 (Kaschube et al. 2010,
+      who find about pi in cat, tree shrew and galago V1). An isotropic
+      complex Gaussian random field has ``<k^2> / (4 pi)`` zeros per unit
+      area, k the angular wavenumber: pi per Lambda^2 for a thin ring
+      spectrum (Berry & Dennis 2000, Proc R Soc A 456:2059; Wolf & Geisel
+      1998, Nature 395:73), so a density of pi alone does not tell a map from
+      a random band-pass field.
+    - Its 95% interval is a block bootstrap (`scipy.stats.bootstrap`, BCa,
+      `n_resamples`, seeded by `rng`: a Generator or a seed, None meaning 0,
+      so that a report is the same on every run): the analysed area's
+      bounding box is cut into a grid of square tiles of side about Lambda,
+      the map's correlation length, so that tiles are nearly independent;
+      tiles (their pinwheel count and analysed area, paired) are resampled
+      with replacement, and each resample gives ``total pinwheels / (total
+      analysed area / Lambda^2)``. Lambda is held fixed: the interval is that
+      of the count's sampling over the area, not of Lambda's uncertainty. The
+      count's interval is the density's times the analysed area in Lambda^2.
+    - The map resultant ``|mean(z / |z|)|`` over the analysed pixels (those
+      whose whole margin neighbourhood is on the sheet, z != 0) is 0 for a map
+      that uses every direction alike and 1 for a map of one direction; a map
+      is *collapsed* above `collapse_threshold`.
+
+    Keys: ``period``, ``margin_px``; ``criteria`` (the thresholds above);
+    ``area_mm2`` (the analysed area); ``peak_clarity``; ``wavelength_mm``
+    (Lambda); ``area_in_columns`` (area / Lambda^2); ``defined`` (bool);
+    where defined: ``n_plus``, ``n_minus``, ``n_total`` (pinwheels of charge
+    +1 and -1 in the analysed area, and both), ``density``,
+    ``density_plus``, ``density_minus`` (per Lambda^2),
+    ``nn_any_sign_median_mm``, ``nn_same_sign_median_mm``,
+    ``nn_opposite_sign_median_mm`` (median distance from a pinwheel to its
+    nearest neighbour of any, the same and the opposite sign),
+    ``density_ci95`` and ``n_total_ci95`` (``[low, high]``), ``bootstrap``
+    (``tiles``, ``tile_side_mm``, ``resamples``, ``method``,
+    ``confidence``); ``direction_resultant`` (period 360) or
+    ``axial_resultant`` (period 180), and ``collapsed``; and ``reasons``:
+    for every quantity that is None, why (for a map that is not defined,
+    which condition failed, with its numbers). No value is ever NaN.
     """
     if period == 360.0:
-        z = dmap.z
+        resultant_key = "direction_resultant"
     elif period == 180.0:
-        z = dmap.axial()
+        resultant_key = "axial_resultant"
     else:
         raise MapError(f"the period must be 360 (direction) or 180 (axis of motion), got {period}")
     if margin_px is None:
         margin_px = math.ceil(dmap.sigma_mm / dmap.pixel_mm - 1e-9)
     if margin_px < 0:
         raise MapError(f"the margin must be a number of pixels >= 0, got {margin_px}")
+    criteria = {
+        "min_peak_clarity": _positive(min_peak_clarity, "min_peak_clarity"),
+        "min_columns_across": _positive(min_columns_across, "min_columns_across"),
+        "min_area_in_columns": _positive(min_area_in_columns, "min_area_in_columns"),
+        "collapse_threshold": float(collapse_threshold),
+    }
+    if not 0.0 <= criteria["collapse_threshold"] < 1.0:
+        raise MapError(f"collapse_threshold must lie in [0, 1), got {collapse_threshold}")
+    n_resamples = _at_least_one(n_resamples, "n_resamples")
+    z = dmap.z
     out: dict[str, Any] = {"period": float(period), "margin_px": int(margin_px)}
+    out.update(criteria=criteria, defined=False)
+    out.update(dict.fromkeys(_TOPOLOGY_KEYS))
+    out[resultant_key] = None
+    out["collapsed"] = None
     reasons: dict[str, str] = {}
+    out["reasons"] = reasons
+    everything = (*_TOPOLOGY_KEYS, resultant_key, "collapsed")
+
+    no_spectrum = None
     try:
         d = pinwheel_density(z, pixel_mm=dmap.pixel_mm, margin_px=margin_px)
     except NothingToAnalyseError as e:
-        _none(out, reasons, (*_COUNT_KEYS, *_NEEDS_LAMBDA, *_NN_KEYS), str(e))
+        _none(out, reasons, everything, str(e))
+        return out
     except NoSpectralPeakError as e:
-        # The counts do not need Lambda: count inside the same analysed area.
-        n_plus, n_minus, area_px = _count_inside(z, margin_px)
-        if area_px == 0:
-            why = f"a margin of {margin_px} px leaves none of the {z.shape[0]} x {z.shape[1]} map"
-            _none(out, reasons, _COUNT_KEYS, why)
-        else:
-            out.update(n_plus=n_plus, n_minus=n_minus, n_total=n_plus + n_minus)
-            out["area_mm2"] = area_px * dmap.pixel_mm**2
-        _none(out, reasons, (*_NEEDS_LAMBDA, *_NN_KEYS), f"no column spacing: {e}")
+        d, no_spectrum = None, f"no column spacing: {e}"
+    pixels, plaquettes = _analysed_area(z, margin_px)
+    area_px = int(plaquettes.sum())
+    if area_px == 0:
+        why = f"a margin of {margin_px} px leaves none of the {z.shape[0]} x {z.shape[1]} map"
+        _none(out, reasons, everything, why)
+        return out
+    out["area_mm2"] = area_px * dmap.pixel_mm**2
+
+    resultant = _resultant(z, pixels)
+    if resultant is None:
+        why = "every analysed pixel of the map is 0: it has no direction"
+        _none(out, reasons, (resultant_key, "collapsed"), why)
     else:
-        out.update(n_plus=d.n_plus, n_minus=d.n_minus, n_total=d.n_total)
-        out.update(area_mm2=d.area_mm2, wavelength_mm=d.wavelength_mm)
-        out.update(area_in_columns=d.area_in_columns, density=d.density)
-        out.update(density_plus=d.density_plus, density_minus=d.density_minus)
-        for key, distances in zip(
-            _NN_KEYS, (d.nn_any_sign, d.nn_same_sign, d.nn_opposite_sign), strict=True
-        ):
-            finite = distances[np.isfinite(distances)]
-            if finite.size:
-                out[key] = float(np.median(finite)) * dmap.pixel_mm
-            else:
-                out[key] = None
-                kind = key.removeprefix("nn_").removesuffix("_median_mm").replace("_", " ")
-                reasons[key] = f"no analysed pinwheel has a neighbour of {kind}"
-    out["reasons"] = reasons
+        out[resultant_key] = resultant
+        out["collapsed"] = resultant > criteria["collapse_threshold"]
+
+    if d is None:
+        _none(out, reasons, ("peak_clarity", *_LAMBDA_KEYS, *_DEFINED_KEYS), str(no_spectrum))
+        return out
+    clarity = peak_clarity(d.frequencies, d.power, d.wavelength_px)
+    out["peak_clarity"] = clarity
+    if clarity < criteria["min_peak_clarity"]:
+        why = (
+            f"no characteristic wavelength: the spectrum's peak clarity {clarity:.3g} "
+            f"< {criteria['min_peak_clarity']:g}"
+        )
+        _none(out, reasons, (*_LAMBDA_KEYS, *_DEFINED_KEYS), why)
+        return out
+
+    wavelength_mm = d.wavelength_px * dmap.pixel_mm
+    out["wavelength_mm"] = wavelength_mm
+    out["area_in_columns"] = d.area_in_columns
+    failed = []
+    most = dmap.sheet_side_mm / criteria["min_columns_across"]
+    if wavelength_mm > most:
+        failed.append(
+            f"Lambda {wavelength_mm:.3g} mm > sheet side / {criteria['min_columns_across']:g} "
+            f"= {most:.3g} mm"
+        )
+    if d.area_in_columns < criteria["min_area_in_columns"]:
+        failed.append(
+            f"the analysed area is {d.area_in_columns:.3g} Lambda^2 "
+            f"< {criteria['min_area_in_columns']:g} Lambda^2"
+        )
+    if failed:
+        _none(out, reasons, _DEFINED_KEYS, "; ".join(failed))
+        return out
+
+    out["defined"] = True
+    out.update(n_plus=d.n_plus, n_minus=d.n_minus, n_total=d.n_total)
+    out.update(density=d.density, density_plus=d.density_plus, density_minus=d.density_minus)
+    for key, distances in zip(
+        _NN_KEYS, (d.nn_any_sign, d.nn_same_sign, d.nn_opposite_sign), strict=True
+    ):
+        finite = distances[np.isfinite(distances)]
+        if finite.size:
+            out[key] = float(np.median(finite)) * dmap.pixel_mm
+        else:
+            kind = key.removeprefix("nn_").removesuffix("_median_mm").replace("_", " ")
+            _none(out, reasons, (key,), f"no analysed pinwheel has a neighbour of {kind}")
+    boot = _tile_bootstrap(plaquettes, d.x, d.y, d.wavelength_px, n_resamples, _generator(rng))
+    if isinstance(boot, str):
+        _none(out, reasons, ("density_ci95", "n_total_ci95", "bootstrap"), boot)
+    else:
+        (low, high), about = boot
+        out["density_ci95"] = [low, high]
+        out["n_total_ci95"] = [low * d.area_in_columns, high * d.area_in_columns]
+        about["tile_side_mm"] *= dmap.pixel_mm
+        out["bootstrap"] = about
     return out
 
 
-_COUNT_KEYS = ("n_plus", "n_minus", "n_total", "area_mm2")
-_NEEDS_LAMBDA = ("wavelength_mm", "area_in_columns", "density", "density_plus", "density_minus")
 _NN_KEYS = ("nn_any_sign_median_mm", "nn_same_sign_median_mm", "nn_opposite_sign_median_mm")
+_DEFINED_KEYS = (
+    "n_plus",
+    "n_minus",
+    "n_total",
+    "density",
+    "density_plus",
+    "density_minus",
+    *_NN_KEYS,
+    "density_ci95",
+    "n_total_ci95",
+    "bootstrap",
+)
+_LAMBDA_KEYS = ("wavelength_mm", "area_in_columns")
+_TOPOLOGY_KEYS = ("area_mm2", "peak_clarity", *_LAMBDA_KEYS, *_DEFINED_KEYS)
 
 
 def _none(out: dict[str, Any], reasons: dict[str, str], keys: tuple[str, ...], why: str) -> None:
@@ -245,10 +408,11 @@ def _none(out: dict[str, Any], reasons: dict[str, str], keys: tuple[str, ...], w
         reasons[key] = why
 
 
-def _count_inside(z: ComplexArray, margin_px: int) -> tuple[int, int, int]:
-    """Pinwheels by sign and plaquettes inside the area `pinwheel_density`
-    analyses: plaquettes whose corners all have their whole (2 margin + 1)^2
-    neighbourhood on the sheet and inside the map."""
+def _analysed_area(z: ComplexArray, margin_px: int) -> tuple[BoolArray, BoolArray]:
+    """The analysed pixels, those whose whole (2 margin + 1)^2 neighbourhood
+    is on the sheet and inside the map, and the analysed plaquettes (rows - 1,
+    cols - 1), those whose four corners are analysed pixels: the area
+    `pinwheel_density` counts."""
     off = ~(np.isfinite(z.real) & np.isfinite(z.imag))
     padded = np.pad(off, margin_px, constant_values=True).astype(np.int64)
     table = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
@@ -256,10 +420,105 @@ def _count_inside(z: ComplexArray, margin_px: int) -> tuple[int, int, int]:
     off_in_window = table[k:, k:] - table[:-k, k:] - table[k:, :-k] + table[:-k, :-k]
     inside = off_in_window == 0
     plaquette = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
-    # Angle maps give plaquette centres, which name their plaquette exactly.
-    x, y, charge = find_pinwheels(np.degrees(np.angle(z)))
-    kept = plaquette[np.floor(y).astype(np.intp), np.floor(x).astype(np.intp)]
-    return int((charge[kept] > 0).sum()), int((charge[kept] < 0).sum()), int(plaquette.sum())
+    return inside, plaquette
+
+
+def _resultant(z: ComplexArray, pixels: BoolArray) -> float | None:
+    """|mean of z / |z|| over `pixels` where z != 0; None where there is none."""
+    v = z[pixels]
+    r = np.abs(v)
+    unit = v[r > 0] / r[r > 0]
+    if unit.size == 0:
+        return None
+    return min(1.0, float(np.abs(unit.mean())))
+
+
+def _pinwheel_plaquettes(
+    x: FloatArray, y: FloatArray, plaquettes: BoolArray
+) -> tuple[IntArray, IntArray]:
+    """(row, col) of the analysed plaquette holding each pinwheel.
+
+    A complex map's pinwheel lies at the zero inside its plaquette,
+    ``col <= x <= col + 1``: on a shared side (x or y a whole number) the
+    plaquette before it is taken where the one after is not analysed."""
+    rows, cols = plaquettes.shape
+    r = np.clip(np.floor(y).astype(np.intp), 0, rows - 1)
+    c = np.clip(np.floor(x).astype(np.intp), 0, cols - 1)
+    for dr, dc in ((-1, 0), (0, -1), (-1, -1)):
+        rr, cc = np.maximum(r + dr, 0), np.maximum(c + dc, 0)
+        move = ~plaquettes[r, c] & plaquettes[rr, cc] & (rr + 1 >= y) & (cc + 1 >= x)
+        r, c = np.where(move, rr, r), np.where(move, cc, c)
+    return r, c
+
+
+def _tile_bootstrap(
+    plaquettes: BoolArray,
+    x: FloatArray,
+    y: FloatArray,
+    wavelength_px: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+) -> tuple[tuple[float, float], dict[str, Any]] | str:
+    """The block bootstrap interval of the pinwheel density (see
+    `map_topology`), and how it was made (tile side in pixels); or why there
+    is none."""
+    rows, cols = np.nonzero(plaquettes)
+    r0, c0 = int(rows.min()), int(cols.min())
+    extent_r, extent_c = int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1
+    n_r = max(1, round(extent_r / wavelength_px))
+    n_c = max(1, round(extent_c / wavelength_px))
+
+    def tile(r: IntArray, c: IntArray) -> IntArray:
+        tr = np.clip((r - r0) * n_r // extent_r, 0, n_r - 1)
+        tc = np.clip((c - c0) * n_c // extent_c, 0, n_c - 1)
+        return tr * n_c + tc
+
+    area = np.bincount(tile(rows, cols), minlength=n_r * n_c).astype(np.float64)
+    pr, pc = _pinwheel_plaquettes(x, y, plaquettes)
+    count = np.bincount(tile(pr, pc), minlength=n_r * n_c).astype(np.float64)
+    keep = (area > 0) | (count > 0)
+    count, area = count[keep], area[keep]
+    about: dict[str, Any] = {
+        "tiles": int(keep.sum()),
+        "tile_side_mm": 0.5 * (extent_r / n_r + extent_c / n_c),
+        "resamples": n_resamples,
+        "method": "BCa",
+        "confidence": confidence,
+    }
+    if count.size < 2:
+        return f"the analysed area makes {count.size} tile of side Lambda: nothing to resample"
+    if count.sum() == 0:
+        about.update(resamples=0, method="none: no tile holds a pinwheel")
+        return (0.0, 0.0), about
+    scale = wavelength_px**2
+
+    def density(c: FloatArray, a: FloatArray, axis: int = -1) -> FloatArray:
+        return scale * c.sum(axis=axis) / a.sum(axis=axis)
+
+    seed = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = stats.bootstrap(
+            (count, area),
+            density,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="BCa",
+            **{seed: rng},
+        )
+    low, high = (float(v) for v in result.confidence_interval)
+    if caught or not (math.isfinite(low) and math.isfinite(high)):
+        # BCa needs a spread of resampled and jackknife values; without one,
+        # the plain percentiles of the resampled densities.
+        tail = 50.0 * (1.0 - confidence)
+        low, high = (
+            float(v) for v in np.percentile(result.bootstrap_distribution, [tail, 100.0 - tail])
+        )
+        about["method"] = "percentile"
+    return (low, high), about
 
 
 @dataclass(frozen=True, eq=False)

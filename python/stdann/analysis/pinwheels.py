@@ -6,12 +6,14 @@ complex array z, the vector sum of responses, whose argument is the
 preference. Pixel ``map[row, col]`` sits at ``x = col``, ``y = row``.
 
 The work is done by the native module (stdann-cortex); this module converts
-inputs and wraps results. ``pinwheels_reference`` holds a NumPy twin of
-``find_pinwheels`` for parity tests and benches.
+inputs and wraps results, and `peak_clarity` says how clearly a spectrum
+peaks at the column spacing read from it. ``pinwheels_reference`` holds a
+NumPy twin of ``find_pinwheels`` for parity tests and benches.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +88,60 @@ def column_spacing(
     wavelength, frequencies, power = _native.column_spacing(as_map(map), float(period))
     mm = None if pixel_mm is None else wavelength * _pixel_mm(pixel_mm)
     return ColumnSpacing(wavelength, mm, frequencies, power)
+
+
+MIN_REFERENCE_RINGS = 2
+"""The fewest rings `peak_clarity` compares the peak with."""
+
+MAX_PEAK_CLARITY = 1e12
+"""`peak_clarity` where the reference rings hold no power at all (a plane wave)."""
+
+
+def peak_clarity(frequencies: npt.ArrayLike, power: npt.ArrayLike, wavelength_px: float) -> float:
+    """How clearly the radially averaged power spectrum of a map peaks at the
+    column spacing Lambda: the power of the strongest ring over the mean power
+    of the rings at or below half the peak frequency ``1 / (2 Lambda)``.
+
+    `frequencies` (cycles per pixel, ring b at ``b / size``) and `power` are
+    the spectrum `column_spacing` and `pinwheel_density` return (of the
+    normalised map, its mean removed, zero-padded to a square power-of-two
+    grid), and `wavelength_px` the Lambda fitted to its peak. Ring 0, the
+    mean, is left out; the reference holds the rings ``1 .. floor(b / 2)``
+    for the fitted peak ring ``b = size / Lambda``, and never fewer than the
+    `MIN_REFERENCE_RINGS` lowest ones: the lowest ring holds only 8 Fourier
+    modes, too few to be a reference on its own.
+
+    Why: a map with a characteristic wavelength (a band-pass spectrum, as in
+    the orientation maps of Kaschube et al., Science 330:1113, 2010) has
+    little power at wavelengths beyond 2 Lambda, so the ratio is large (tens
+    to hundreds for a thin ring spectrum). A low-pass spectrum, such as
+    smoothed white noise (units at shuffled positions, smoothed onto the
+    sheet), has about as much power at every frequency below its cutoff, so
+    the ring that happens to be strongest stands about 1 to 3 times above the
+    rings below half its frequency; and a peak at the lowest resolvable
+    frequencies is compared with itself, a ratio near 1. Neither is a
+    characteristic wavelength. Where the reference holds no power the ratio
+    is `MAX_PEAK_CLARITY`.
+    """
+    f = np.asarray(frequencies, dtype=np.float64)
+    p = np.asarray(power, dtype=np.float64)
+    if f.ndim != 1 or f.shape != p.shape or f.size < MIN_REFERENCE_RINGS + 1:
+        raise MapError(
+            f"a spectrum needs at least {MIN_REFERENCE_RINGS + 1} rings of frequencies "
+            f"and power of one shape, got {f.shape} and {p.shape}"
+        )
+    if not (np.isfinite(p).all() and (p >= 0).all() and f[1] > 0):
+        raise MapError("the spectrum's power must be finite and >= 0, its frequencies > 0")
+    wavelength = float(wavelength_px)
+    if not (np.isfinite(wavelength) and wavelength > 0):
+        raise MapError(f"Lambda must be a positive number of pixels, got {wavelength_px}")
+    peak_ring = 1.0 / (f[1] * wavelength)
+    last = max(MIN_REFERENCE_RINGS, math.floor(peak_ring / 2.0 + 1e-9))
+    reference = float(p[1 : min(last, p.size - 1) + 1].mean())
+    top = float(p[1:].max())
+    if top <= 0.0:
+        return 0.0
+    return min(top / reference, MAX_PEAK_CLARITY) if reference > 0 else MAX_PEAK_CLARITY
 
 
 @dataclass(frozen=True)
