@@ -214,7 +214,7 @@ def test_motion_energy_units_have_their_planted_direction_selectivity_and_class(
         assert dsi[c] == pytest.approx(np.full(units, e), abs=0.02), c
     means = dsi.mean(axis=1)
     assert list(np.argsort(-means)) == list(range(len(PLANTED)))
-    # Classes: DSI >= 0.5 is direction-selective; below it the curves with more
+    # Classes: DSI >= 1/3 is direction-selective; below it the curves with more
     # second than first harmonic are bidirectional: m = 0.6 (DSI 0.25) and the two
     # opposite directions (m = 1, DSI 0).
     assert classes[:3].tolist() == [["direction-selective"] * units] * 3
@@ -223,7 +223,21 @@ def test_motion_energy_units_have_their_planted_direction_selectivity_and_class(
     assert summary["class_fractions"] == pytest.approx(
         {"direction-selective": 0.6, "bidirectional": 0.4, "non-selective": 0.0}
     )
-    # Energy filters see each grating of a plaid, not the pattern: component cells.
+    # The blank (mean grey) has no motion energy: relative to it the null
+    # response m E gives DI = 1 - m, and the ratio above the blank 1 / m.
+    di = mt.di_blank.reshape(len(PLANTED), units)
+    for c, m in enumerate(MIXED):
+        assert di[c] == pytest.approx(np.full(units, 1 - m), abs=0.02), c
+    ratio = mt.ratio_above_blank.reshape(len(PLANTED), units)
+    for c, m in enumerate(MIXED[1:], start=1):
+        assert np.median(ratio[c]) == pytest.approx(1 / m, rel=0.05), c
+    counted = summary["pref_null_ratio_above_blank"]
+    assert counted["n"] + counted["null_at_or_below_blank"] == counted["units"] == mt.units
+    # The planted preferences cover 10-290 deg: no single direction dominates.
+    assert summary["preferred_direction"]["n"] == 3 * units
+    # Energy filters see each grating of a plaid, not the pattern: component
+    # cells, among the direction-selective units only.
+    assert result["pattern_motion"]["units"] == 3 * units
     assert result["pattern_motion"]["class_fractions"]["pattern"] == 0.0
     assert result["pattern_motion"]["class_fractions"]["component"] >= 0.8
     # An energy filter prefers dots at its speed tf / sf, 6.25 deg/s.
@@ -248,8 +262,17 @@ def test_silent_mt_block_gives_none_with_reasons_not_nan():
     summary = result["blocks"]["layer3.1"]
     assert summary["responsive"] == 0 and summary["fraction_responsive"] == 0.0
     assert set(summary["class_fractions"].values()) == {None}
-    for name in ("dsi", "cv", "axial_ratio", "fwhm_deg"):
+    for name in ("axial_ratio", "fwhm_deg"):
         assert summary[name] == {"n": 0, "q1": None, "median": None, "q3": None}, name
+    for name in ("dsi", "di_blank", "cv"):
+        assert summary[name] == {
+            "n": 0,
+            "q1": None,
+            "median": None,
+            "q3": None,
+            "median_ci95": None,
+        }, name
+    assert summary["preferred_direction"]["resultant"] is None
     m = result["map"]
     assert m["units_on_map"] == 0
     for period in ("direction", "axial"):
@@ -283,7 +306,9 @@ MICRO_ANALYSIS = [
 ]
 FIGURES = (
     "direction_map",
-    "axial_map",
+    "direction_maps_controls",
+    "axial_maps_controls",
+    "preferred_directions",
     "smoothness",
     "tuning_histograms",
     "example_tuning",
@@ -337,13 +362,23 @@ def test_analyze_a_micro_run_writes_metrics_figures_and_a_report(micro_run, tmp_
     assert metrics["stimuli"]["clip"]["size"] == 32 and metrics["stimuli"]["clip"]["frames"] == 4
     with np.load(out / "tuning" / "layer3.1.npz") as tuning:
         assert tuning["directions_deg"].tolist() == [45.0 * k for k in range(8)]
-    assert np.load(out / "responses" / "layer3.1.npy").shape[0] == 8 + 1  # and the blank
-    for name in ("model", "untrained"):
-        result = metrics[name]
+    # 8 directions x 2 spatial x 2 temporal frequencies (paper.yaml), and the blank.
+    assert np.load(out / "responses" / "layer3.1.npy").shape[0] == 8 * 2 * 2 + 1
+    networks = {"model": metrics["model"], "untrained": metrics["controls"]["untrained"]}
+    # A run of `stdann train` has no stage 1: the alpha = 0 control says why.
+    assert "not part of a recipe run" in metrics["controls"]["alpha_0"]["reason"]
+    for name, result in networks.items():
         assert set(result["blocks"]) == set(BLOCK_NAMES), name
         mt = result["blocks"]["layer3.1"]
         assert mt["units"] == np.prod(unit_shapes(4, 32, 32, channels=4)["layer3.1"])
         assert mt["dsi"]["n"] == mt["responsive"]
+        assert mt["response_threshold"] >= 0
+        assert set(mt["preferred_direction"]) >= {
+            "histogram",
+            "resultant",
+            "axial_resultant",
+            "rayleigh_p",
+        }
         assert set(mt["class_fractions"]) == {
             "direction-selective",
             "bidirectional",
@@ -351,7 +386,7 @@ def test_analyze_a_micro_run_writes_metrics_figures_and_a_report(micro_run, tmp_
         }
         for period in ("direction", "axial"):
             topology = result["map"][period]
-            assert {"density", "wavelength_mm", "n_total", "reasons"} <= set(topology)
+            assert {"density", "wavelength_mm", "n_total", "reasons", "defined"} <= set(topology)
             assert all(topology[k] is not None or k in topology["reasons"] for k in topology)
         smooth = result["map"]["smoothness"]
         assert len(smooth["observed_deg"]) == len(smooth["shuffled_deg"]) == 10
@@ -361,12 +396,13 @@ def test_analyze_a_micro_run_writes_metrics_figures_and_a_report(micro_run, tmp_
             "unclassed",
         }
         assert result["pattern_motion"]["plaid_angle_deg"] == 120.0
-        assert result["speed"]["units"] == mt["responsive"]
+        assert result["speed"]["units"] <= mt["responsive"]
         assert "preferred_speed_deg_per_s" in result["speed"]
-    assert metrics["model"]["step"] == 2 and metrics["untrained"]["step"] == 0
-    assert "nearest_neighbour_difference_deg" in metrics["model"]["map_shuffled_positions"]
+    assert metrics["model"]["step"] == 2 and networks["untrained"]["step"] == 0
+    shuffled = metrics["controls"]["shuffled_positions"]["map"]
+    assert "nearest_neighbour_difference_deg" in shuffled
     # The untrained control is another network: other responses.
-    assert metrics["model"]["blocks"]["layer3.1"] != metrics["untrained"]["blocks"]["layer3.1"]
+    assert metrics["model"]["blocks"]["layer3.1"] != networks["untrained"]["blocks"]["layer3.1"]
     assert any(b["quantity"] == "mt_surface_area" and b["source"] for b in metrics["macaque"])
     assert all(m["reason"] for m in metrics["no_macaque_baseline"])
     assert metrics["scale"] == {
@@ -414,7 +450,7 @@ def test_analyze_a_silent_mt_block_reports_none_and_draws_what_it_can(micro_run,
     assert "too few" in m["smoothness"]["reason"]
     assert metrics["model"]["speed"]["fraction_fitted"] is None
     # The untrained control still responds.
-    assert metrics["untrained"]["blocks"]["layer3.1"]["responsive"] > 0
+    assert metrics["controls"]["untrained"]["blocks"]["layer3.1"]["responsive"] > 0
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(list((out / "figures").glob("*.png")))
 

@@ -32,7 +32,7 @@ def test_demo_pipeline_writes_every_artefact_and_a_report_that_opens(tmp_path):
     metrics = no_nan((out / "metrics.json").read_text())
     # Every number the report's tables show is in metrics.json.
     model = metrics["model"]
-    for key in ("blocks", "map", "map_shuffled_positions", "pattern_motion", "speed"):
+    for key in ("blocks", "map", "pattern_motion", "speed"):
         assert key in model, key
     assert set(model["blocks"]) == {f"layer{i}.{j}" for i in range(1, 5) for j in (0, 1)}
     for key in (
@@ -43,13 +43,27 @@ def test_demo_pipeline_writes_every_artefact_and_a_report_that_opens(tmp_path):
         "nearest_neighbour_difference_deg",
     ):
         assert key in model["map"], key
-    assert metrics["untrained"]["blocks"]["layer3.1"]["dsi"]["n"] >= 0
+    # Every control of a recipe run is found and analysed alike.
+    controls = metrics["controls"]
+    assert controls["untrained"]["blocks"]["layer3.1"]["dsi"]["n"] >= 0
+    assert controls["untrained"]["step"] == 0
+    # The alpha = 0 control is stage 1, on the final (stage-3) positions.
+    assert controls["alpha_0"]["label"].endswith("(alpha = 0, stage 1)")
+    assert "1-pretrain" in controls["alpha_0"]["checkpoint"]
+    assert "4-topographic" in model["checkpoint"]
+    assert "direction" in controls["alpha_0"]["map"]
+    assert "direction" in controls["shuffled_positions"]["map"]
+    html_text = (out / "report.html").read_text()
+    for label in ("untrained", "alpha = 0 (stage 1) on the final positions", "shuffled positions"):
+        assert label in html_text, label
     assert metrics["scale"]["paper_scale"] is False
     assert any(b["quantity"] == "mt_surface_area" for b in metrics["macaque"])
     assert metrics["no_macaque_baseline"]
     for name in (
         "direction_map",
-        "axial_map",
+        "direction_maps_controls",
+        "axial_maps_controls",
+        "preferred_directions",
         "tuning_histograms",
         "example_tuning",
         "pattern_component",

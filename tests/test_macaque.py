@@ -72,6 +72,17 @@ def test_lookup():
     assert all(baseline(b.quantity) is b for b in BASELINES)
 
 
+def test_anderson_v0_is_the_offset_of_the_log_speed_fit_not_a_preferred_speed():
+    offset = baseline("mt_speed_tuning_log_gaussian_offset")
+    assert offset is not None and offset.value == 0.30 and offset.unit.startswith("deg/s")
+    assert "offset" in offset.unit and "not a preferred speed" in offset.unit
+    assert "offset_deg_per_s" in offset.unit  # the model quantity it is set beside
+    assert "v0 (mean = 0.30" in offset.exact_words
+    assert baseline("mt_speed_tuning_log_gaussian_v0") is None
+    sigma = baseline("mt_speed_tuning_log_gaussian_sigma")
+    assert sigma is not None and sigma.value == 1.22 and sigma.exact_words == offset.exact_words
+
+
 def test_measures_without_a_baseline_say_why_and_have_none():
     names = {m.quantity for m in NO_BASELINE}
     assert {"mt_dsi_distribution", "mt_circular_variance", "mt_pinwheel_density"} <= names

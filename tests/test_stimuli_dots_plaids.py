@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from stdann.stimuli import (
     DotPaths,
     check_dot_motion,
+    dot_motion_limits,
     plaids,
     random_dot_paths,
     random_dots,
@@ -147,24 +150,91 @@ def test_plaid_refusals():
         plaids(contrast=1.5)
 
 
-def wrapped_steps(paths: DotPaths, field: float) -> tuple[np.ndarray, np.ndarray]:
+def wrapped_steps(paths: DotPaths) -> tuple[np.ndarray, np.ndarray]:
     """Displacement (T - 1, N, 2) from each frame to the next on the wrapping
-    field, and a (T - 1, N) mask of the dots that moved (were not replotted)."""
-    d = np.diff(paths.positions_deg, axis=0)
-    return (d + field / 2) % field - field / 2, ~paths.replotted[1:]
+    torus, and a (T - 1, N) mask of the dots that moved (were not replotted)."""
+    d, torus = np.diff(paths.positions_deg, axis=0), paths.torus_deg
+    return (d + torus / 2) % torus - torus / 2, ~paths.replotted[1:]
 
 
-@pytest.mark.parametrize(("direction", "speed"), [(0.0, 4.0), (90.0, 2.0), (200.0, 8.0)])
+@pytest.mark.parametrize(
+    ("direction", "speed"), [(0.0, 4.0), (90.0, 2.0), (200.0, 8.0), (300.0, 64.0), (45.0, 99.0)]
+)
 def test_coherent_dots_step_in_their_direction_at_their_speed(direction, speed):
     paths = random_dot_paths(16, 300, direction, speed, 1.0, 8, 8.0, 12.5, np.random.default_rng(1))
-    steps, moved = wrapped_steps(paths, 8.0)
-    expected = (
-        speed / 12.5 * np.array([np.cos(np.deg2rad(direction)), np.sin(np.deg2rad(direction))])
-    )
+    step = speed / 12.5
+    assert paths.torus_deg == 8.0 + 2 * step  # by default a step beyond the field each side
+    steps, moved = wrapped_steps(paths)
+    expected = step * np.array([np.cos(np.deg2rad(direction)), np.sin(np.deg2rad(direction))])
     assert moved.mean() == pytest.approx(7 / 8, abs=0.03)  # an eighth replotted a frame
     assert np.allclose(steps[moved], expected, atol=1e-9)
-    assert np.abs(paths.positions_deg).max() <= 4.0
+    assert np.abs(paths.positions_deg).max() <= paths.torus_deg / 2
     assert paths.replotted[0].all() and np.isnan(paths.step_direction_deg[paths.replotted]).all()
+    # No step aliases through the wrap: every dot inside the field on two
+    # consecutive frames moved exactly its step, without unwrapping.
+    seen = np.all(np.abs(paths.positions_deg) < 4.0, axis=-1)
+    both = seen[:-1] & seen[1:] & moved
+    raw = np.diff(paths.positions_deg, axis=0)
+    assert both.any() and np.allclose(raw[both], expected, atol=1e-9)
+
+
+def test_the_torus_keeps_the_density_on_the_field_and_no_wrap_is_seen():
+    # 64 deg/s at 12.5 Hz: 5.12 deg a frame, beyond half the 8 deg field.
+    s = random_dots(
+        frames=16,
+        size=112,
+        directions=4,
+        speeds_deg_per_s=(2.0, 64.0),
+        density_dots_per_deg2=4.0,
+        blank=False,
+    )
+    assert len(s) == 8
+    torus = 8.0 + 2 * (5.12 + 0.2)
+    paths = random_dot_paths(
+        16, round(4.0 * torus**2), 0.0, 64.0, 1.0, 8, 8.0, 12.5, np.random.default_rng(0), torus
+    )
+    # On average 4 dots/deg^2 on the visible field, as on the whole torus.
+    seen = np.all(np.abs(paths.positions_deg) < 4.0, axis=-1)
+    assert seen.sum(axis=1).mean() / 64.0 == pytest.approx(4.0, rel=0.05)
+    # Dots on the torus but off the field are not drawn: the clip is the render
+    # of the dots near the field alone.
+    near = np.all(np.abs(paths.positions_deg) < 4.5, axis=-1)
+    alone = paths._replace(positions_deg=np.where(near[..., None], paths.positions_deg, 50.0))
+    assert np.array_equal(render_dots(alone, 112, 8.0, 0.1), s.clips[1])
+
+
+def test_dots_at_64_deg_per_s_are_drawn_71_68_px_further_each_frame():
+    # 64 deg/s / 12.5 Hz = 5.12 deg a frame, at 112 px / 8 deg = 14 px/deg: 71.68 px.
+    kwargs = dict(frames=16, size=112, directions=8, speeds_deg_per_s=(64.0,), blank=False)
+    s = random_dots(**kwargs, density_dots_per_deg2=0.1, lifetime_frames=16)
+    torus = 8.0 + 2 * (5.12 + 0.2)
+    for index, direction in enumerate(s.table["direction_deg"]):
+        rng = np.random.default_rng(0)
+        dots = round(0.1 * torus**2)
+        paths = random_dot_paths(16, dots, direction, 64.0, 1.0, 16, 8.0, 12.5, rng, torus)
+        clip = s.clips[index, ..., 0].astype(float) - 128
+        rows, columns = np.mgrid[:112, :112]
+        measured = []
+        for t in range(15):
+            # A dot wholly inside the field on both frames, with no other dot near.
+            centre = paths.positions_deg[t : t + 2] * [14.0, -14.0] + 55.5  # (2, N, [col, row])
+            inside = np.all((centre > 3) & (centre < 108), axis=(0, 2)) & ~paths.replotted[t + 1]
+            for n in np.flatnonzero(inside):
+                at = []
+                for k in (0, 1):
+                    c, r = centre[k, n]
+                    window = (np.abs(columns - c) < 3.5) & (np.abs(rows - r) < 3.5)
+                    cover = np.where(window, clip[t + k], 0.0)
+                    others = np.delete(centre[k], n, axis=0)
+                    if np.hypot(*(others - centre[k, n]).T).min() < 8:
+                        break
+                    at.append([(cover * columns).sum(), -(cover * rows).sum()] / cover.sum())
+                if len(at) == 2:
+                    measured.append(np.subtract(*at[::-1]))
+        expected = 71.68 * np.array([np.cos(np.deg2rad(direction)), np.sin(np.deg2rad(direction))])
+        assert len(measured) >= 3, direction
+        # The centroid of a 2.8 px disc drawn in uint8 lands within 0.15 px.
+        assert np.allclose(measured, expected, atol=0.15), direction
 
 
 def test_coherence_sets_the_share_of_dots_moving_together():
@@ -174,7 +244,7 @@ def test_coherence_sets_the_share_of_dots_moving_together():
             16, 2000, 30.0, 4.0, coherence, 8, 8.0, 12.5, np.random.default_rng(2)
         )
         assert paths.coherent.sum() == round(coherence * 2000)
-        steps, moved = wrapped_steps(paths, 8.0)
+        steps, moved = wrapped_steps(paths)
         # Every dot steps the same distance; only its direction differs.
         assert np.allclose(np.hypot(*steps[moved].T), step)
         net = steps[moved].mean(axis=0) / step
@@ -298,12 +368,49 @@ def test_render_dots_draws_an_antialiased_disc_where_the_dot_is_and_wraps_it():
         render_dots(one, 16, 4.0, 0.1)
 
 
+def test_dot_motion_limits_by_hand():
+    limits = dot_motion_limits(8.0, 12.5, 16, 1.0, 8, speeds_deg_per_s=(0.5, 64.0))
+    json.dumps(limits)
+    assert limits["step_deg_per_frame_per_deg_per_s"] == pytest.approx(0.08)
+    assert limits["step_deg_per_frame"] == pytest.approx([0.04, 5.12])
+    # A dot lives 8 frames, 7 steps: it crosses 8 deg in them at 8 * 12.5 / 7 deg/s;
+    # the clip's 16 frames are 15 steps; one step of 8 deg is 100 deg/s.
+    assert limits["field_crossing_in_lifetime_deg_per_s"] == pytest.approx(100 / 7)
+    assert limits["field_crossing_in_clip_deg_per_s"] == pytest.approx(100 / 15)
+    assert limits["field_crossing_in_one_frame_deg_per_s"] == pytest.approx(100.0)
+    # 1 dot/deg^2: 1 deg apart; half of it, 0.5 deg a frame, is 6.25 deg/s.
+    assert limits["mean_dot_spacing_deg"] == pytest.approx(1.0)
+    assert limits["half_spacing_speed_deg_per_s"] == pytest.approx(6.25)
+    assert set(limits["explanations"]) == {
+        "step_deg_per_frame",
+        "field_crossing_in_lifetime_deg_per_s",
+        "field_crossing_in_clip_deg_per_s",
+        "field_crossing_in_one_frame_deg_per_s",
+        "mean_dot_spacing_deg",
+        "half_spacing_speed_deg_per_s",
+    }
+    assert all(isinstance(v, str) and "\n" not in v for v in limits["explanations"].values())
+    # A lifetime longer than the clip: the clip's steps bound the crossing.
+    long = dot_motion_limits(8.0, 12.5, 4, 4.0, 8)
+    assert long["field_crossing_in_lifetime_deg_per_s"] == pytest.approx(100 / 3)
+    assert long["half_spacing_speed_deg_per_s"] == pytest.approx(3.125)
+    assert dot_motion_limits(8.0, 12.5, 1, 1.0, 8)["field_crossing_in_clip_deg_per_s"] is None
+    with pytest.raises(ValueError, match="positive"):
+        dot_motion_limits(8.0, 12.5, 16, 0.0, 8)
+    with pytest.raises(ValueError, match="lifetime"):
+        dot_motion_limits(8.0, 12.5, 16, 1.0, 1)
+
+
 def test_dot_refusals():
-    check_dot_motion(49.9, 8.0, 12.5)  # 3.99 deg a frame: below half the field
-    with pytest.raises(ValueError, match="half the field"):
-        check_dot_motion(50.0, 8.0, 12.5)  # 4 deg a frame over an 8 deg field
-    with pytest.raises(ValueError, match="half the field"):
-        random_dots(speeds_deg_per_s=(60.0,), field_of_view_deg=8.0, frame_rate_hz=12.5)
+    check_dot_motion(99.9, 8.0, 12.5)  # 7.99 deg a frame: a dot may still be seen twice
+    with pytest.raises(ValueError, match="whole field"):
+        check_dot_motion(100.0, 8.0, 12.5)  # 8 deg a frame over an 8 deg field
+    with pytest.raises(ValueError, match="whole field"):
+        random_dots(speeds_deg_per_s=(120.0,), field_of_view_deg=8.0, frame_rate_hz=12.5)
+    with pytest.raises(ValueError, match="whole field"):
+        check_dot_motion(-1.0, 8.0, 12.5)
+    with pytest.raises(ValueError, match="torus"):
+        random_dot_paths(4, 10, 0.0, 64.0, 1.0, 8, 8.0, 12.5, np.random.default_rng(0), 12.0)
     with pytest.raises(ValueError, match="smaller than a pixel"):
         random_dots(size=32, field_of_view_deg=8.0, dot_radius_deg=0.1)
     with pytest.raises(ValueError, match="never moves"):

@@ -159,7 +159,9 @@ class AnalysisConfig:
     block: str
     map_pixel_mm: float
     map_sigma_mm: float
+    responsive_fraction: float
     plaid_angle_deg: float
+    plaid_component_contrast: float
     dot_speeds_deg_per_s: list[float]
     dot_coherence: float
     batch_size: int
@@ -436,6 +438,14 @@ def validate(c: Config) -> None:
         "analysis: map_pixel_mm, map_sigma_mm > 0 and batch_size >= 1",
     )
     _check(0 < a.plaid_angle_deg < 180, "analysis.plaid_angle_deg must be in (0, 180)")
+    _check(
+        0 < a.plaid_component_contrast <= 0.5,
+        "analysis.plaid_component_contrast must be in (0, 0.5] (two components sum to at most 1)",
+    )
+    _check(
+        0 <= a.responsive_fraction < 1,
+        "analysis.responsive_fraction must be in [0, 1) (a fraction of the block's median peak)",
+    )
     _check(0 <= a.dot_coherence <= 1, "analysis.dot_coherence must be in [0, 1]")
     _check(
         c.recipe.init in ("progressive", "scratch"),

@@ -47,11 +47,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from stdann.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from stdann.config import Config
 
 #: Columns of a grating table, in order.
 GRATING_COLUMNS = (
@@ -459,27 +462,33 @@ class DotPaths(NamedTuple):
     """Where every dot of a random-dot kinematogram is on every frame.
 
     positions_deg: (T, N, 2) x, y in degrees from the clip's centre, wrapped
-    into [-field/2, field/2). coherent: (N,) bool, the dots that move in the
+    into [-torus/2, torus/2). coherent: (N,) bool, the dots that move in the
     kinematogram's direction. replotted: (T, N) bool, True where a dot was put
     down afresh at a random place (every dot on frame 0) instead of moving
     there. step_direction_deg: (T, N), the direction of the step that brought
-    each dot to frame t, NaN where it was replotted.
+    each dot to frame t, NaN where it was replotted. torus_deg: the side of
+    the square torus, centred on the clip's centre, that the dots move on and
+    wrap around; the clip shows its middle field_of_view_deg (None: the torus
+    is the visible field itself).
     """
 
     positions_deg: np.ndarray
     coherent: np.ndarray
     replotted: np.ndarray
     step_direction_deg: np.ndarray
+    torus_deg: float | None = None
 
 
 def check_dot_motion(
     speed_deg_per_s: float, field_of_view_deg: float, frame_rate_hz: float
 ) -> None:
-    """Raise StimulusError unless a dot's step per frame is below half the field.
+    """Raise StimulusError unless a dot's step per frame is >= 0 and below the field.
 
-    The field wraps at its edges, so a step of half the field or more is the
-    same picture as a shorter step the other way: the direction is ambiguous
-    (aliasing in space, the dots' counterpart of a grating's Nyquist limit).
+    Dots move on a torus larger than the visible field (`random_dot_paths`),
+    so no step aliases through the wrap; but a dot stepping the whole visible
+    field or more a frame is never seen on two frames, and the clip holds no
+    motion at all. `dot_motion_limits` states the lower limits that matter
+    before this one.
     """
     if field_of_view_deg <= 0 or frame_rate_hz <= 0:
         raise StimulusError(
@@ -487,13 +496,101 @@ def check_dot_motion(
             "must be positive"
         )
     step = speed_deg_per_s / frame_rate_hz
-    if not 0 <= step < field_of_view_deg / 2:
+    if not 0 <= step < field_of_view_deg:
         raise StimulusError(
             f"speed {speed_deg_per_s} deg/s moves a dot {step:.4g} deg a frame at "
-            f"{frame_rate_hz} Hz, not between 0 and half the field ({field_of_view_deg} deg / 2): "
-            "on the wrapping field the direction would be ambiguous; lower the speed or raise "
-            "frame_rate_hz"
+            f"{frame_rate_hz} Hz, not between 0 and the whole field ({field_of_view_deg} deg): "
+            "no dot would be seen on two frames; lower the speed or raise frame_rate_hz"
         )
+
+
+def dot_motion_limits(
+    field_of_view_deg: float,
+    frame_rate_hz: float,
+    frames: int,
+    density_dots_per_deg2: float,
+    lifetime_frames: int,
+    speeds_deg_per_s: Sequence[float] = (),
+) -> dict[str, object]:
+    """What a random-dot clip can show, as plain JSON data, for the report to
+    set beside the speeds it used.
+
+    - `step_deg_per_frame`: each of `speeds_deg_per_s` / frame rate, the
+      distance a dot moves between frames (`step_deg_per_frame_per_deg_per_s`
+      is 1 / frame rate);
+    - `field_crossing_in_lifetime_deg_per_s`: the speed at which a dot crosses
+      the whole visible field within its life, field * rate / (L - 1), L the
+      lifetime in frames (or the clip's frames, if fewer): a dot makes L - 1
+      steps. Faster, no dot is seen at both edges;
+    - `field_crossing_in_clip_deg_per_s`: the same within the clip's
+      frames - 1 steps; None for a one-frame clip;
+    - `field_crossing_in_one_frame_deg_per_s`: field * rate, where a dot is
+      never seen on two frames: `check_dot_motion` refuses it and faster;
+    - `mean_dot_spacing_deg`: 1 / sqrt(density), the side of the area per dot;
+    - `half_spacing_speed_deg_per_s`: rate / (2 sqrt(density)), the speed above
+      which the step exceeds half the mean spacing, which is also the mean
+      distance from a point to its nearest dot for randomly placed dots
+      (Clark & Evans 1954): faster, the dot nearest a dot's new place is, on
+      average, another dot, so matching each dot to its nearest one on the
+      next frame becomes ambiguous;
+    - `explanations`: one line for each of these.
+
+    The defaults of `random_dots` (8 deg, 12.5 Hz, 16 frames, 1 dot/deg^2,
+    lifetime 8) give 0.08 deg a frame per deg/s, crossings at 100 / 7 = 14.3
+    deg/s (lifetime), 100 / 15 = 6.67 deg/s (clip) and 100 deg/s (one frame),
+    and half the spacing (0.5 deg) stepped at 6.25 deg/s.
+    """
+    if field_of_view_deg <= 0 or frame_rate_hz <= 0 or density_dots_per_deg2 <= 0:
+        raise StimulusError(
+            f"field of view ({field_of_view_deg} deg), frame rate ({frame_rate_hz} Hz) and "
+            f"density ({density_dots_per_deg2} dots/deg^2) must be positive"
+        )
+    if int(frames) != frames or frames < 1:
+        raise StimulusError(f"frames must be a whole number >= 1, got {frames}")
+    if int(lifetime_frames) != lifetime_frames or lifetime_frames < 2:
+        raise StimulusError(
+            f"lifetime must be a whole number of frames >= 2, got {lifetime_frames}"
+        )
+    field, rate = float(field_of_view_deg), float(frame_rate_hz)
+    life_steps = min(int(lifetime_frames), int(frames)) - 1
+    clip_steps = int(frames) - 1
+    spacing = 1 / np.sqrt(float(density_dots_per_deg2))
+    return {
+        "field_of_view_deg": field,
+        "frame_rate_hz": rate,
+        "frames": int(frames),
+        "density_dots_per_deg2": float(density_dots_per_deg2),
+        "lifetime_frames": int(lifetime_frames),
+        "speeds_deg_per_s": [float(s) for s in speeds_deg_per_s],
+        "step_deg_per_frame": [float(s) / rate for s in speeds_deg_per_s],
+        "step_deg_per_frame_per_deg_per_s": 1 / rate,
+        "field_crossing_in_lifetime_deg_per_s": field * rate / life_steps if life_steps else None,
+        "field_crossing_in_clip_deg_per_s": field * rate / clip_steps if clip_steps else None,
+        "field_crossing_in_one_frame_deg_per_s": field * rate,
+        "mean_dot_spacing_deg": float(spacing),
+        "half_spacing_speed_deg_per_s": float(rate * spacing / 2),
+        "explanations": {
+            "step_deg_per_frame": "distance a dot moves between frames: speed / frame rate",
+            "field_crossing_in_lifetime_deg_per_s": (
+                "faster than this a dot crosses the whole visible field within its lifetime "
+                "(lifetime - 1 steps, at most the clip's)"
+            ),
+            "field_crossing_in_clip_deg_per_s": (
+                "faster than this a dot crosses the whole visible field within the clip "
+                "(frames - 1 steps)"
+            ),
+            "field_crossing_in_one_frame_deg_per_s": (
+                "at or above this a dot crosses the field in one step and is never seen on "
+                "two frames: refused"
+            ),
+            "mean_dot_spacing_deg": "1 / sqrt(density): the side of the area per dot",
+            "half_spacing_speed_deg_per_s": (
+                "above this a step exceeds half the mean dot spacing (the mean nearest-dot "
+                "distance of random dots), so the nearest dot on the next frame is often "
+                "another dot: frame-to-frame correspondence becomes ambiguous"
+            ),
+        },
+    }
 
 
 def random_dot_paths(
@@ -506,6 +603,7 @@ def random_dot_paths(
     field_of_view_deg: float,
     frame_rate_hz: float,
     rng: np.random.Generator,
+    torus_deg: float | None = None,
 ) -> DotPaths:
     """The paths of `dots` dots of a limited-lifetime random-dot kinematogram.
 
@@ -516,10 +614,18 @@ def random_dot_paths(
     noise and signal dots differ only in direction. Every dot lives
     `lifetime_frames` frames and is then put down at a uniformly random place
     (with a new noise direction); lives start at uniformly random ages, so the
-    same share of dots is replotted on every frame. Dots leaving the field
-    re-enter on the opposite side (the field is a torus). The draws from `rng`
-    depend on the frames, dots and lifetime only, not on the direction, speed
-    or coherence.
+    same share of dots is replotted on every frame.
+
+    The dots move on a square torus of side `torus_deg` centred on the clip's
+    centre (by default the field plus a step on either side), of which the
+    clip shows the middle field_of_view_deg: a dot leaving the torus re-enters
+    on the opposite side, outside the visible field. The torus must be at
+    least the field plus one step, so that no dot seen on one frame is seen on
+    the next after wrapping: every dot seen on two consecutive frames moved
+    exactly its step, at any speed below the field per frame (no aliasing
+    through the wrap). `dots` counts the dots on the whole torus. The draws
+    from `rng` depend on the frames, dots and lifetime only, not on the
+    direction, speed, coherence or torus.
     """
     if frames < 1 or dots < 1:
         raise StimulusError(f"frames ({frames}) and dots ({dots}) must be >= 1")
@@ -531,8 +637,15 @@ def random_dot_paths(
             "one frame never moves"
         )
     check_dot_motion(speed_deg_per_s, field_of_view_deg, frame_rate_hz)
-    half = field_of_view_deg / 2
     step = speed_deg_per_s / frame_rate_hz
+    torus = field_of_view_deg + 2 * step if torus_deg is None else float(torus_deg)
+    if not torus >= field_of_view_deg + step:
+        raise StimulusError(
+            f"a torus of {torus_deg} deg is smaller than the field ({field_of_view_deg} deg) "
+            f"plus a step ({step:.4g} deg): dots wrapping around it would be seen jumping "
+            "across the field"
+        )
+    half = torus / 2
     coherent = np.arange(dots) < round(coherence * dots)
     lifetime = int(lifetime_frames)
     age = (rng.integers(0, lifetime, dots)[None] + np.arange(frames)[:, None]) % lifetime
@@ -546,13 +659,13 @@ def random_dot_paths(
             theta = np.where(coherent, direction_deg, noise_direction)
             rad = np.deg2rad(theta)
             moved = positions[t - 1] + step * np.stack([np.cos(rad), np.sin(rad)], axis=-1)
-            positions[t] = (moved + half) % field_of_view_deg - half
+            positions[t] = (moved + half) % torus - half
             step_direction[t] = theta
         new = replotted[t]
         positions[t, new] = rng.uniform(-half, half, (int(new.sum()), 2))
         noise_direction[new] = rng.uniform(0, 360, int(new.sum()))
         step_direction[t, new] = np.nan
-    return DotPaths(positions, coherent, replotted, step_direction)
+    return DotPaths(positions, coherent, replotted, step_direction, torus)
 
 
 def render_dots(
@@ -566,8 +679,11 @@ def render_dots(
     one-pixel ramp at the rim), so a dot moves smoothly rather than in whole
     pixels. Where dots overlap the larger cover wins, so the clip stays in
     range. Luminance is 128 + 127 * cover: 128 (the blank's grey) off the dots,
-    255 on them. Dots are drawn wrapped, like their paths. A radius under half
-    a pixel raises StimulusError: such a dot is smaller than a pixel.
+    255 on them. The clip shows the middle field_of_view_deg of the paths'
+    torus, dots drawn wrapped on the torus: where the torus is the field, a
+    dot at one edge shows at the other; on a larger torus, dots outside the
+    field are not seen. A radius under half a pixel raises StimulusError: such
+    a dot is smaller than a pixel.
     """
     if size < 1 or field_of_view_deg <= 0:
         raise StimulusError(
@@ -581,20 +697,32 @@ def render_dots(
             f"{size} px over {field_of_view_deg} deg): the dots would be smaller than a pixel; "
             "raise dot_radius_deg or the clip size"
         )
+    torus = field_of_view_deg if paths.torus_deg is None else float(paths.torus_deg)
+    if not torus >= field_of_view_deg:
+        raise StimulusError(
+            f"the dots' torus ({torus} deg) is smaller than the field shown ({field_of_view_deg} deg)"
+        )
     frames = paths.positions_deg.shape[0]
-    # Pixel coordinates: column c and row r have their centres at c and r.
-    column = paths.positions_deg[..., 0] / pixel_deg + size / 2 - 0.5
-    row = -paths.positions_deg[..., 1] / pixel_deg + size / 2 - 0.5
     reach = int(np.ceil(radius + 0.5))
+    # Every dot and its copies one torus away, kept where they reach the field.
+    shifts = torus * np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)])
+    copies = paths.positions_deg[:, :, None, :] + shifts  # (T, N, 9, 2)
+    near = np.all(np.abs(copies) < field_of_view_deg / 2 + (reach + 1) * pixel_deg, axis=-1)
+    frame = np.nonzero(near)[0]
+    x, y = copies[near][:, 0], copies[near][:, 1]
+    # Pixel coordinates: column c and row r have their centres at c and r.
+    column = x / pixel_deg + size / 2 - 0.5
+    row = -y / pixel_deg + size / 2 - 0.5
     offsets = np.arange(-reach, reach + 1)
     d_row, d_column = (o.ravel() for o in np.meshgrid(offsets, offsets, indexing="ij"))
-    rows = np.rint(row)[..., None].astype(np.int64) + d_row  # (T, N, K)
-    columns = np.rint(column)[..., None].astype(np.int64) + d_column
-    distance = np.hypot(rows - row[..., None], columns - column[..., None])
+    rows = np.rint(row)[:, None].astype(np.int64) + d_row  # (M, K)
+    columns = np.rint(column)[:, None].astype(np.int64) + d_column
+    distance = np.hypot(rows - row[:, None], columns - column[:, None])
     cover = np.clip(radius + 0.5 - distance, 0.0, 1.0)
-    frame = np.broadcast_to(np.arange(frames)[:, None, None], rows.shape)
+    inside = (rows >= 0) & (rows < size) & (columns >= 0) & (columns < size)
+    frame = np.broadcast_to(frame[:, None], rows.shape)
     coverage = np.zeros((frames, size, size))
-    np.maximum.at(coverage, (frame, rows % size, columns % size), cover)
+    np.maximum.at(coverage, (frame[inside], rows[inside], columns[inside]), cover[inside])
     luminance = np.rint(128 + 127 * coverage).astype(np.uint8)
     return np.repeat(luminance[..., None], 3, axis=-1)
 
@@ -617,29 +745,36 @@ def random_dots(
     (0, 360/directions, ... deg), at every combination of speed and coherence,
     in that nesting order, and a mean-grey blank last when `blank`.
 
-    round(density * field^2) white dots on mean grey (`render_dots`), a
-    fraction `coherence` of them moving in the clip's direction at its speed
-    and the rest in random directions of their own at the same speed, each
-    living `lifetime_frames` frames, wrapping at the edges
-    (`random_dot_paths`). Every clip draws from numpy's default_rng(seed)
-    afresh, so the dots start in the same places, live the same lives and the
-    noise dots take the same directions in every clip of a set: clips differ
-    only in direction, speed and coherence, and at coherence 0 every direction
-    gives the same clip. The table has direction_deg, speed_deg_per_s,
-    coherence and blank (NaN for the blank's direction, speed and coherence).
+    White dots on mean grey (`render_dots`), a fraction `coherence` of them
+    moving in the clip's direction at its speed and the rest in random
+    directions of their own at the same speed, each living `lifetime_frames`
+    frames (`random_dot_paths`). The dots move on a torus larger than the
+    field by the set's largest step plus a dot's diameter on every side, so
+    that no dot, not even the rim of one, is seen jumping through the wrap at
+    any speed of the set; round(density * torus^2) dots keep the density on
+    the visible field at `density_dots_per_deg2` (on average: the count seen
+    varies from frame to frame). Every clip draws from numpy's
+    default_rng(seed) afresh, so the dots start in the same places, live the
+    same lives and the noise dots take the same directions in every clip of a
+    set (the torus, and so the dots, depend on the set's fastest speed):
+    clips differ only in direction, speed and coherence, and at coherence 0
+    every direction gives the same clip. The table has direction_deg,
+    speed_deg_per_s, coherence and blank (NaN for the blank's direction,
+    speed and coherence).
 
     Defaults are choices, not measurements: speeds of 2-8 deg/s, the range of
-    `drifting_gratings`' defaults; 64 dots of 0.1 deg radius (2.8 px across at
-    14 px/deg) on the 8 deg field cover about 3% of it; a lifetime of 8 frames
-    is half a 16-frame clip, so an eighth of the dots is replotted each frame.
-    A step of half the field or more a frame, a dot under a pixel, a lifetime
-    under 2 frames or no dots at all raises StimulusError (a ValueError).
+    `drifting_gratings`' defaults; 1 dot/deg^2 of 0.1 deg radius (2.8 px across
+    at 14 px/deg), 64 dots on average on the 8 deg field, cover about 3% of
+    it; a lifetime of 8 frames is half a 16-frame clip, so an eighth of the
+    dots is replotted each frame. `dot_motion_limits` states what such a clip
+    can show at each speed. A step of the whole field or more a frame, a dot
+    under a pixel, a lifetime under 2 frames or no dots at all raises
+    StimulusError (a ValueError).
     """
     _check_counts(frames, directions)
     if int(seed) != seed or seed < 0:
         raise StimulusError(f"seed must be a whole number >= 0, got {seed}")
-    dots = round(density_dots_per_deg2 * field_of_view_deg**2)
-    if not dots >= 1:
+    if not round(density_dots_per_deg2 * field_of_view_deg**2) >= 1:
         raise StimulusError(
             f"density {density_dots_per_deg2} dots/deg^2 over a {field_of_view_deg} deg field "
             "gives no dots; raise the density"
@@ -648,6 +783,9 @@ def random_dots(
         check_dot_motion(speed, field_of_view_deg, frame_rate_hz)
     if not all(0 <= c <= 1 for c in coherences):
         raise StimulusError(f"coherences must lie in [0, 1], got {tuple(coherences)}")
+    largest_step = max(speeds_deg_per_s, default=0.0) / frame_rate_hz
+    torus = field_of_view_deg + 2 * (largest_step + 2 * dot_radius_deg)
+    dots = round(density_dots_per_deg2 * torus**2)
     rows = list(
         itertools.product(np.arange(directions) * 360.0 / directions, speeds_deg_per_s, coherences)
     )
@@ -663,6 +801,7 @@ def random_dots(
                 field_of_view_deg,
                 frame_rate_hz,
                 np.random.default_rng(int(seed)),
+                torus_deg=torus,
             ),
             size,
             field_of_view_deg,
@@ -685,4 +824,93 @@ def random_dots(
         size,
         field_of_view_deg,
         frame_rate_hz,
+    )
+
+
+# The stimulus sets of a config: one function per set, used by every stage
+# that shows it (the recipe's swap stage and the analysis show the same gratings).
+
+
+def grating_set(config: Config) -> StimulusSet:
+    """The drifting gratings of `config.recipe.gratings` at the model's clip
+    size, with a blank: the one grating set of a config. The recipe's swap
+    stage optimises positions on the responses to it and `stdann analyze`
+    measures tuning with it."""
+    g = config.recipe.gratings
+    return drifting_gratings(
+        frames=config.data.frames,
+        size=config.data.size,
+        directions=g.directions,
+        spatial_frequencies_cpd=tuple(g.spatial_frequencies_cpd),
+        temporal_frequencies_hz=tuple(g.temporal_frequencies_hz),
+        phases_deg=tuple(g.phases_deg),
+        field_of_view_deg=g.field_of_view_deg,
+        frame_rate_hz=g.frame_rate_hz,
+        blank=True,
+    )
+
+
+def plaid_sets(config: Config) -> tuple[StimulusSet, StimulusSet]:
+    """(plaids, component gratings) for the pattern/component analysis: plaids
+    made of the grating set's own gratings (its directions, spatial and temporal
+    frequencies and phases), each component at `analysis.plaid_component_contrast`
+    (so the plaid's contrast is twice it), and those same gratings alone at the
+    component contrast, which the plaids are compared with (Movshon, Adelson,
+    Gizzi & Newsome 1985 compare a plaid with its components' gratings)."""
+    g, a = config.recipe.gratings, config.analysis
+    common = {
+        "frames": config.data.frames,
+        "size": config.data.size,
+        "directions": g.directions,
+        "spatial_frequencies_cpd": tuple(g.spatial_frequencies_cpd),
+        "temporal_frequencies_hz": tuple(g.temporal_frequencies_hz),
+        "phases_deg": tuple(g.phases_deg),
+        "field_of_view_deg": g.field_of_view_deg,
+        "frame_rate_hz": g.frame_rate_hz,
+        "blank": True,
+    }
+    plaid = plaids(
+        plaid_angle_deg=a.plaid_angle_deg, contrast=2 * a.plaid_component_contrast, **common
+    )
+    components = drifting_gratings(contrasts=(a.plaid_component_contrast,), **common)
+    return plaid, components
+
+
+#: The analysis's random dots: `random_dots`' defaults, named once for the limits.
+ANALYSIS_DOT_DENSITY_PER_DEG2 = 1.0
+ANALYSIS_DOT_LIFETIME_FRAMES = 8
+
+
+def dot_limits(config: Config) -> dict[str, object]:
+    """`dot_motion_limits` of the analysis's random dots (`dot_set`)."""
+    g, a = config.recipe.gratings, config.analysis
+    return dot_motion_limits(
+        g.field_of_view_deg,
+        g.frame_rate_hz,
+        config.data.frames,
+        ANALYSIS_DOT_DENSITY_PER_DEG2,
+        ANALYSIS_DOT_LIFETIME_FRAMES,
+        tuple(a.dot_speeds_deg_per_s),
+    )
+
+
+def dot_set(config: Config) -> StimulusSet:
+    """Random-dot kinematograms of `config.analysis` in the grating set's
+    directions, at the model's clip size and the gratings' field and frame rate
+    (what such clips can show: `dot_limits`)."""
+    g, a = config.recipe.gratings, config.analysis
+    return random_dots(
+        density_dots_per_deg2=ANALYSIS_DOT_DENSITY_PER_DEG2,
+        lifetime_frames=ANALYSIS_DOT_LIFETIME_FRAMES,
+        frames=config.data.frames,
+        size=config.data.size,
+        directions=g.directions,
+        speeds_deg_per_s=tuple(a.dot_speeds_deg_per_s),
+        coherences=(a.dot_coherence,),
+        # Dots of 0.1 deg, or one pixel where a small clip makes that larger.
+        dot_radius_deg=max(0.1, g.field_of_view_deg / config.data.size),
+        seed=config.seed,
+        field_of_view_deg=g.field_of_view_deg,
+        frame_rate_hz=g.frame_rate_hz,
+        blank=True,
     )

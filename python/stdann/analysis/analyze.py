@@ -1,13 +1,24 @@
-"""`stdann analyze`: the MT physiology of a trained network, as numbers.
+"""`stdann analyze`: the MT physiology of a trained network and of its controls, as numbers.
 
-For one model: each block's time-averaged responses to drifting gratings
+For one network: each block's time-averaged responses to drifting gratings
 (saved, so the analysis reruns without the model), direction tuning per unit
-and per block, and for the MT block the direction map on the cortical sheet
-(pinwheels, column spacing, density; the axial map beside it), its
-smoothness and its 180-degree reversals, pattern and component cells from
-plaids, and speed tuning from random dots. Every map number stands beside
-the same model with shuffled positions, and every number beside the
-untrained network of the same architecture and seed.
+and per block (`stdann.analysis.tuning`: on the responses as recorded), the
+population's preferred directions (`stdann.analysis.population`), and for
+the MT block the direction map and the axis-of-motion map on the cortical
+sheet (pinwheels, column spacing and density only where a map has a
+characteristic wavelength: `stdann.analysis.maps`), its smoothness and its
+180-degree reversals, pattern and component cells from plaids, and speed
+tuning from random dots.
+
+The controls (`analyze_run`), each analysed the same way:
+
+- the untrained network: the same architecture, seed and positions;
+- the alpha = 0 network: the recipe's stage-1 model (the contrastive loss
+  alone, before any spatial-loss step) on the final positions. Its positions
+  were swap-optimised on its own responses, so a map it shows is the swap's;
+  what the trained model adds to it is the spatial loss's;
+- shuffled positions: the trained model's units at positions permuted among
+  them (the map of the same tuning without topography).
 
 Numbers that cannot be computed are None with a reason, never NaN: the
 report and `metrics.json` must stay readable by anything that reads JSON.
@@ -16,20 +27,31 @@ report and `metrics.json` must stay readable by anything that reads JSON.
 from __future__ import annotations
 
 import math
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from stdann.analysis import maps
-from stdann.analysis.pattern_motion import pattern_component
+from stdann.analysis.pattern_motion import plaid_experiment
 from stdann.analysis.speed import speed_tuning
 from stdann.analysis.targets import AnalysisTarget, check_block
 from stdann.analysis.tuning import DirectionTuning, grating_tuning, summarize
 from stdann.model.backbone import BLOCK_NAMES
 from stdann.model.recording import record_block_responses
-from stdann.stimuli import StimulusSet, drifting_gratings, plaids, random_dots
+from stdann.stimuli import StimulusSet, dot_set, grating_set, plaid_sets
 from stdann.topo import BlockPositions
+
+#: Names of the controls in metrics.json and the report, in the order shown.
+CONTROLS = ("untrained", "alpha_0", "shuffled_positions")
+CONTROL_LABELS = {
+    "model": "model",
+    "untrained": "untrained",
+    "alpha_0": "alpha = 0 (stage 1) on the final positions",
+    "shuffled_positions": "shuffled positions",
+}
 
 
 def clean(value: Any) -> Any:
@@ -47,45 +69,19 @@ def clean(value: Any) -> Any:
     return value
 
 
-def stimulus_sets(target: AnalysisTarget) -> dict[str, StimulusSet]:
-    """Gratings (the recipe's), plaids and random dots at the model's clip size."""
-    c = target.config
-    g, a = c.recipe.gratings, c.analysis
-    common = {
-        "frames": c.data.frames,
-        "size": c.data.size,
-        "field_of_view_deg": g.field_of_view_deg,
-        "frame_rate_hz": g.frame_rate_hz,
-    }
-    return {
-        "gratings": drifting_gratings(
-            directions=g.directions,
-            spatial_frequencies_cpd=tuple(g.spatial_frequencies_cpd),
-            temporal_frequencies_hz=tuple(g.temporal_frequencies_hz),
-            phases_deg=tuple(g.phases_deg),
-            blank=True,
-            **common,
-        ),
-        "plaids": plaids(
-            directions=g.directions,
-            plaid_angle_deg=a.plaid_angle_deg,
-            spatial_frequencies_cpd=tuple(g.spatial_frequencies_cpd),
-            temporal_frequencies_hz=tuple(g.temporal_frequencies_hz),
-            phases_deg=(0.0,),
-            blank=True,
-            **common,
-        ),
-        "dots": random_dots(
-            directions=g.directions,
-            speeds_deg_per_s=tuple(a.dot_speeds_deg_per_s),
-            coherences=(a.dot_coherence,),
-            # Dots of 0.1 deg, or one pixel where a small clip makes that larger.
-            dot_radius_deg=max(0.1, g.field_of_view_deg / c.data.size),
-            seed=c.seed,
-            blank=True,
-            **common,
-        ),
-    }
+@dataclass(frozen=True)
+class StimulusSets:
+    """Every stimulus set of an analysis, all made from one config."""
+
+    gratings: StimulusSet
+    plaids: StimulusSet
+    plaid_gratings: StimulusSet
+    dots: StimulusSet
+
+    @classmethod
+    def of(cls, target: AnalysisTarget) -> StimulusSets:
+        plaid, components = plaid_sets(target.config)
+        return cls(grating_set(target.config), plaid, components, dot_set(target.config))
 
 
 def record(
@@ -101,55 +97,79 @@ def record(
     )
 
 
-def _plaid_curves(responses: np.ndarray, table: dict) -> tuple:
-    """Plaid responses averaged over phases at each direction, blank subtracted, clipped."""
-    blank = table["blank"].astype(bool)
-    base = responses[blank].mean(0) if blank.any() else 0.0
-    rows = ~blank
-    directions = np.unique(table["direction_deg"][rows])
-    curves = np.stack([responses[rows & (table["direction_deg"] == d)].mean(0) for d in directions])
-    return directions, np.clip(curves - base, 0, None)
+def _empty_map(positions: BlockPositions, pixel_mm: float, sigma_mm: float) -> maps.DirectionMap:
+    """A map with no unit on it (all NaN), whose topology is None with its reasons."""
+    n = max(1, math.ceil(positions.sheet_side_mm / pixel_mm - 1e-9))
+    return maps.DirectionMap(
+        np.full((n, n), np.nan, complex), pixel_mm, sigma_mm, positions.sheet_side_mm
+    )
+
+
+def _smoothed(
+    vectors: np.ndarray, keep: np.ndarray, positions: BlockPositions, target: AnalysisTarget
+) -> maps.DirectionMap:
+    a = target.config.analysis
+    if not keep.any():
+        return _empty_map(positions, a.map_pixel_mm, a.map_sigma_mm)
+    return maps.direction_map(
+        positions.coordinates,
+        np.where(keep, vectors, np.nan + 0j),
+        positions.sheet_side_mm,
+        a.map_pixel_mm,
+        a.map_sigma_mm,
+    )
 
 
 def map_metrics(
     tuning: DirectionTuning, positions: BlockPositions, target: AnalysisTarget, seed: int
 ) -> dict[str, Any]:
-    """The direction map of one block on its sheet and everything measured on it."""
+    """The direction and axis-of-motion maps of one block on its sheet, and
+    everything measured on them.
+
+    - The direction map smooths F_1 / F_0 of every responsive unit with a
+      preferred direction (each unit weighs by its direction selectivity,
+      1 - CV); the axial map smooths F_2 / F_0 of the responsive units with a
+      second harmonic (`DirectionTuning.axial_vector`): the
+      axis-of-motion map from the units' second harmonics, not the direction
+      map's angle doubled.
+    - Smoothness, nearby opposite-direction pairs and nearest-neighbour
+      differences use the direction-selective units' preferences, the units
+      whose preferred direction a physiologist would plot.
+    """
     a = target.config.analysis
     rng = np.random.default_rng(seed)
     coords = positions.coordinates
-    selective = tuning.responsive & np.isfinite(tuning.preferred_deg)
-    vector = np.where(selective, tuning.vector, np.nan + 0j)
-    if selective.any():
-        dmap = maps.direction_map(
-            coords, vector, positions.sheet_side_mm, a.map_pixel_mm, a.map_sigma_mm
-        )
-    else:
-        # A silent block: an empty map (all NaN), whose topology is None with its reasons.
-        n = max(1, math.ceil(positions.sheet_side_mm / a.map_pixel_mm - 1e-9))
-        dmap = maps.DirectionMap(
-            np.full((n, n), np.nan, complex),
-            a.map_pixel_mm,
-            a.map_sigma_mm,
-            positions.sheet_side_mm,
-        )
+    responsive = tuning.responsive.astype(bool)
+    # A unit with no first (second) harmonic has no direction (axis): it is
+    # left off that map rather than pulling the smoothed vectors toward 0.
+    directional = responsive & np.isfinite(tuning.preferred_deg)
+    axial = responsive & np.isfinite(tuning.axial_vector) & (np.abs(tuning.axial_vector) > 0)
+    dmap = _smoothed(tuning.vector, directional, positions, target)
+    amap = _smoothed(tuning.axial_vector, axial, positions, target)
     out: dict[str, Any] = {
         "pixel_mm": a.map_pixel_mm,
         "sigma_mm": a.map_sigma_mm,
         "sheet_side_mm": positions.sheet_side_mm,
-        "units_on_map": int(selective.sum()),
-        "direction": maps.map_topology(dmap, period=360),
-        "axial": maps.map_topology(dmap, period=180),
+        "units_on_map": int(directional.sum()),
+        "units_on_axial_map": int(axial.sum()),
+        "direction": maps.map_topology(dmap, period=360, rng=seed),
+        "axial": maps.map_topology(amap, period=180, rng=seed),
+        "_map": dmap,
+        "_axial_map": amap,
     }
+    selective = tuning.direction_selective & np.isfinite(tuning.preferred_deg)
     pref = np.where(selective, tuning.preferred_deg, np.nan)
     width = positions.neighbourhood_width_mm
     bins = np.linspace(0, 2 * width, 11)
+    out["direction_selective_units"] = int(selective.sum())
     if selective.sum() < 3:
-        reason = f"{int(selective.sum())} responsive units with a preference: too few"
-        out["smoothness"] = {"reason": reason}
-        out["opposite_direction_fraction"] = {"reason": reason}
-        out["nearest_neighbour_difference_deg"] = {"reason": reason}
-        out["_map"] = dmap
+        reason = f"{int(selective.sum())} direction-selective units: too few"
+        for key in (
+            "smoothness",
+            "opposite_direction_fraction",
+            "nearest_neighbour_difference_deg",
+        ):
+            out[key] = {"reason": reason}
         return out
     smooth = maps.smoothness(coords[selective], pref[selective], bins, rng=rng)
     out["smoothness"] = {
@@ -176,25 +196,43 @@ def map_metrics(
         coords[selective], pref[selective], rng=rng
     )
     out["nearest_neighbour_difference_deg"] = {"observed": observed, "shuffled": shuffled}
-    out["_map"] = dmap
     return out
 
 
-def analyze_target(
-    target: AnalysisTarget, device: torch.device, shuffled_positions: bool = True
+def shuffled_map_metrics(
+    result: dict[str, Any], target: AnalysisTarget, positions: BlockPositions
 ) -> dict[str, Any]:
-    """Every number of one model (see the module docstring), and the arrays the
-    figures need under keys that start with '_'."""
+    """The shuffled-positions control: the model's MT tuning on its positions
+    permuted among the units (seeded by the config's seed)."""
     block = target.config.analysis.block
+    rng = np.random.default_rng(target.config.seed + 1)
+    shuffled = positions.permuted(rng.permutation(positions.n_units))
+    return {
+        "label": f"{target.label} (shuffled positions)",
+        "map": map_metrics(result["_tuning"][block], shuffled, target, target.config.seed),
+    }
+
+
+def analyze_target(
+    target: AnalysisTarget, device: torch.device, sets: StimulusSets | None = None
+) -> dict[str, Any]:
+    """Every number of one network (see the module docstring), and the arrays
+    the figures need under keys that start with '_'."""
+    c = target.config
+    block = c.analysis.block
     check_block(block)
-    sets = stimulus_sets(target)
-    gratings = sets["gratings"]
+    sets = sets or StimulusSets.of(target)
+    gratings = sets.gratings
     responses = record(target, gratings, BLOCK_NAMES, device)
-    tunings = {b: grating_tuning(r, gratings.table) for b, r in responses.items()}
+    tunings = {
+        b: grating_tuning(r, gratings.table, responsive_fraction=c.analysis.responsive_fraction)
+        for b, r in responses.items()
+    }
     result: dict[str, Any] = {
         "label": target.label,
+        "checkpoint": None if target.checkpoint is None else str(target.checkpoint),
         "step": target.step,
-        "blocks": {b: summarize(t) for b, t in tunings.items()},
+        "blocks": {b: summarize(t, seed=c.seed) for b, t in tunings.items()},
         "_responses": responses,
         "_tuning": tunings,
         "_stimuli": gratings,
@@ -204,40 +242,40 @@ def analyze_target(
     if mt_positions is None:
         result["map"] = {"reason": f"no positions for {block}"}
     else:
-        result["map"] = map_metrics(mt, mt_positions, target, target.config.seed)
-        if shuffled_positions:
-            rng = np.random.default_rng(target.config.seed + 1)
-            shuffled = mt_positions.permuted(rng.permutation(mt_positions.n_units))
-            result["map_shuffled_positions"] = map_metrics(mt, shuffled, target, target.config.seed)
-    # Plaids: pattern and component cells of the MT block.
-    plaid_responses = record(target, sets["plaids"], [block], device)[block]
-    directions, plaid = _plaid_curves(plaid_responses, sets["plaids"].table)
-    grating_curves = np.stack(
-        [
-            np.interp(directions, mt.directions_deg, mt.curves[:, u], period=360)
-            for u in range(mt.curves.shape[1])
-        ],
-        axis=1,
+        result["map"] = map_metrics(mt, mt_positions, target, c.seed)
+
+    # Plaids and the gratings they are made of, at the components' contrast:
+    # pattern and component cells among the direction-selective units.
+    plaid_r = record(target, sets.plaids, [block], device)[block]
+    component_r = record(target, sets.plaid_gratings, [block], device)[block]
+    pc = plaid_experiment(
+        component_r,
+        sets.plaid_gratings.table,
+        plaid_r,
+        sets.plaids.table,
+        mt.condition["spatial_frequency_cpd"],
+        mt.condition["temporal_frequency_hz"],
+        mt.direction_selective,
     )
-    pc = pattern_component(
-        grating_curves, plaid, directions, target.config.analysis.plaid_angle_deg
-    )
-    result["pattern_motion"] = pc.summary(responsive=mt.responsive)
+    result["pattern_motion"] = pc.summary()
     result["_pattern_motion"] = pc
+
     # Random dots: speed tuning of the MT block at each unit's preferred direction.
-    dots = sets["dots"]
+    dots = sets.dots
     dot_responses = record(target, dots, [block], device)[block]
     result["speed"], result["_speed"] = _speed(dot_responses, dots.table, mt)
     return result
 
 
 def _speed(responses: np.ndarray, table: dict, mt: DirectionTuning):
+    """Each responsive unit's raw speed curve at the sampled direction nearest
+    its preference, fitted; units without a preference are left out."""
     blank = table["blank"].astype(bool)
-    base = responses[blank].mean(0) if blank.any() else 0.0
+    base = responses[blank].mean(0) if blank.any() else np.zeros(responses.shape[1])
     rows = ~blank
     speeds = np.unique(table["speed_deg_per_s"][rows])
     directions = np.unique(table["direction_deg"][rows])
-    # (S, D, U): each unit's speed curve in its own preferred sampled direction.
+    # (S, D, U): each unit's speed curve in each direction.
     grid = np.stack(
         [
             np.stack(
@@ -255,6 +293,21 @@ def _speed(responses: np.ndarray, table: dict, mt: DirectionTuning):
         np.abs(((directions[:, None] - np.nan_to_num(mt.preferred_deg)[None]) + 180) % 360 - 180),
         axis=0,
     )
-    curves = np.clip(grid[:, nearest, np.arange(grid.shape[2])] - base, 0, None)
-    fit = speed_tuning(curves, speeds)
-    return fit.summary(responsive=mt.responsive), fit
+    curves = grid[:, nearest, np.arange(grid.shape[2])]
+    fit = speed_tuning(curves, speeds, blank=base)
+    units = mt.responsive & np.isfinite(mt.preferred_deg)
+    return fit.summary(responsive=units), fit
+
+
+def warnings_of(label: str, result: dict[str, Any], block: str) -> list[str]:
+    """The warnings a reader must see about one network's MT block."""
+    out = []
+    pd = result.get("blocks", {}).get(block, {}).get("preferred_direction", {})
+    if pd.get("warning"):
+        out.append(f"{label}, {block}: {pd['warning']}")
+    return out
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"stdann analyze: warning: {w}", file=sys.stderr)

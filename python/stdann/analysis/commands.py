@@ -1,11 +1,12 @@
 """`stdann analyze RUN_OR_CHECKPOINT [...] --out DIR`: metrics.json, tuning arrays,
 figures and report.html.
 
-One source: its numbers beside the untrained network of the same
-architecture and seed and beside its own shuffled positions. Several sources
-(runs that differ in alpha): a table and plots of each metric against alpha.
-`--over-training`: every checkpoint of one run, and the metrics against the
-training step.
+One source: its numbers beside its controls, each analysed alike: the
+untrained network (same architecture, seed and positions), the alpha = 0
+network (the recipe's stage 1, found in a recipe run by itself, on the final
+positions) and shuffled positions. Several sources (runs that differ in
+alpha): a table and plots of each metric against alpha. `--over-training`:
+every checkpoint of one run, and the metrics against the training step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +22,29 @@ import numpy as np
 import torch
 
 from stdann.analysis import figures
-from stdann.analysis.analyze import analyze_target, clean
-from stdann.analysis.macaque import BASELINES, NO_BASELINE
+from stdann.analysis.analyze import (
+    CONTROL_LABELS,
+    StimulusSets,
+    analyze_target,
+    clean,
+    print_warnings,
+    shuffled_map_metrics,
+    warnings_of,
+)
+from stdann.analysis.macaque import BASELINES, NO_BASELINE, baseline
 from stdann.analysis.maps import MapError
 from stdann.analysis.report import Figure, table, write_report
-from stdann.analysis.targets import AnalysisError, load_target, untrained_control
-from stdann.analysis.tuning import TuningError
+from stdann.analysis.targets import (
+    AnalysisError,
+    alpha_zero_control,
+    load_target,
+    untrained_control,
+)
+from stdann.analysis.tuning import UNIT_ARRAYS, TuningError
 from stdann.atomic import atomic_write, atomic_write_text
 from stdann.config import ConfigError
 from stdann.model.recording import BlockResponsesError, save_block_responses
-from stdann.stimuli import StimulusError
+from stdann.stimuli import StimulusError, dot_limits
 from stdann.topo import TopographyError
 from stdann.train.checkpoint import CheckpointError, list_checkpoints, resolve_checkpoint
 from stdann.train.loop import pick_device
@@ -46,10 +61,6 @@ USER_ERRORS = (
     TuningError,
     MapError,
 )
-
-#: Pref/null ratio of macaque MT (Maunsell & Van Essen 1983, mean of 168 units)
-#: as a DSI, (r - 1) / (r + 1): the mean of ratios, not a median DSI, so only a marker.
-_MT_RATIO = 10.9
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
@@ -79,252 +90,415 @@ def _scale(target) -> dict[str, Any]:
 
 def _save_tuning(folder: Path, tunings) -> None:
     for block, t in tunings.items():
-        arrays = {
-            k: getattr(t, k)
-            for k in (
-                "directions_deg",
-                "curves",
-                "preferred_deg",
-                "vector",
-                "dsi",
-                "cv",
-                "axial_cv",
-                "axial_ratio",
-                "fwhm_deg",
-                "bandwidth_deg",
-                "responsive",
-            )
-        }
+        arrays = {k: getattr(t, k) for k in UNIT_ARRAYS}
         arrays["classes"] = np.asarray(t.classes, dtype=str)
         atomic_write(folder / f"{block}.npz", lambda f, a=arrays: np.savez(f, **a))
+
+
+def get(d: Any, *keys: str) -> Any:
+    """d[k1][k2]..., None where any level is missing or not a mapping."""
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def _first(values: Any) -> Any:
+    return values[0] if isinstance(values, list) and values else None
 
 
 def _row(result: dict[str, Any], block: str) -> dict[str, Any]:
     """The few numbers a sweep or a training curve shows, for one model."""
     t = result["blocks"][block]
     m = result.get("map", {})
-    d = m.get("direction", {}) if isinstance(m, dict) else {}
-    smooth = m.get("smoothness", {}) if isinstance(m, dict) else {}
-    near = None
-    if smooth.get("observed_deg") is not None and len(smooth["observed_deg"]):
-        near = smooth["observed_deg"][0]
     return {
-        "fraction_direction_selective": t["class_fractions"].get("direction-selective"),
-        "median_dsi": t["dsi"]["median"],
-        "median_cv": t["cv"]["median"],
-        "median_axial_ratio": t["axial_ratio"]["median"],
-        "pinwheel_density": d.get("density"),
-        "column_spacing_mm": d.get("wavelength_mm"),
-        "nearby_direction_difference_deg": near,
+        "fraction_direction_selective": get(t, "class_fractions", "direction-selective"),
+        "median_dsi": get(t, "dsi", "median"),
+        "median_cv": get(t, "cv", "median"),
+        "preferred_direction_resultant": get(t, "preferred_direction", "resultant"),
+        "pinwheel_density": get(m, "direction", "density"),
+        "column_spacing_mm": get(m, "direction", "wavelength_mm"),
+        "nearby_direction_difference_deg": _first(get(m, "smoothness", "observed_deg")),
     }
 
 
-def _figures(out: Path, result, untrained, block: str) -> list[Figure]:
-    fig_dir = out / "figures"
-    tuning = result["_tuning"][block]
-    figs: list[Figure] = []
-    m = result.get("map", {})
-    if "_map" in m:
-        from stdann.analysis.pinwheels import find_pinwheels
+def _macaque(quantity: str, what: str) -> str:
+    """A macaque cell: the sourced value and what it is compared with."""
+    b = baseline(quantity)
+    if b is None:
+        return "no source read"
+    value = (
+        b.value
+        if isinstance(b.value, str)
+        else f"{b.value:g}"
+        if not isinstance(b.value, tuple)
+        else f"{b.value[0]:g}-{b.value[1]:g}"
+    )
+    return f"{value} {b.unit if b.is_numeric else ''} ({b.source}); {what}".replace("  ", " ")
 
+
+def _with_interval(d: Any) -> Any:
+    """A median with its bootstrap interval, as one cell."""
+    if not isinstance(d, dict) or d.get("median") is None:
+        return None
+    ci = d.get("median_ci95")
+    return d["median"] if not ci else f"{d['median']:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
+
+
+def _density(d: Any) -> Any:
+    if not isinstance(d, dict):
+        return None
+    if d.get("density") is None:
+        reasons = d.get("reasons") or {}
+        return "undefined: " + str(reasons.get("density", d.get("reason", "no map")))
+    ci = d.get("density_ci95")
+    return f"{d['density']:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
+
+
+def _ratio(d: Any) -> Any:
+    if not isinstance(d, dict) or d.get("units") is None:
+        return None
+    mean = d.get("mean")
+    return (
+        f"{'-' if mean is None else f'{mean:.3g}'} (n = {d['n']}; {d['null_at_or_below_blank']} "
+        "with the null response at or below the blank: no ratio)"
+    )
+
+
+#: Rows of the MT table: (quantity, value of one network's result, macaque cell).
+#: The shuffled-positions control changes only the map: its tuning rows are the model's.
+Row = tuple[str, Callable[[dict[str, Any], str], Any], str]
+_ROWS: list[Row] = [
+    ("fraction responsive", lambda r, b: get(r, "blocks", b, "fraction_responsive"), ""),
+    (
+        "fraction direction-selective (DSI >= 1/3)",
+        lambda r, b: get(r, "blocks", b, "class_fractions", "direction-selective"),
+        _macaque("mt_direction_selective_fraction", "qualitative, at no stated criterion"),
+    ),
+    (
+        "fraction bidirectional",
+        lambda r, b: get(r, "blocks", b, "class_fractions", "bidirectional"),
+        "",
+    ),
+    (
+        "median DSI, raw responses [95% interval]",
+        lambda r, b: _with_interval(get(r, "blocks", b, "dsi")),
+        "no MT DSI distribution read",
+    ),
+    (
+        "median DI relative to the blank [95% interval]",
+        lambda r, b: _with_interval(get(r, "blocks", b, "di_blank")),
+        "",
+    ),
+    (
+        "mean (R_pref - b) / (R_null - b)",
+        lambda r, b: _ratio(get(r, "blocks", b, "pref_null_ratio_above_blank")),
+        _macaque(
+            "mt_preferred_to_opposite_response_ratio",
+            "the same statistic: a mean over units of the ratio above background",
+        ),
+    ),
+    (
+        "median direction CV, raw [95% interval]",
+        lambda r, b: _with_interval(get(r, "blocks", b, "cv")),
+        "no MT value read",
+    ),
+    (
+        "median axial ratio |F2| / |F1|",
+        lambda r, b: get(r, "blocks", b, "axial_ratio", "median"),
+        "",
+    ),
+    ("median FWHM (deg)", lambda r, b: get(r, "blocks", b, "fwhm_deg", "median"), ""),
+    (
+        "preferred-direction resultant (direction-selective units)",
+        lambda r, b: get(r, "blocks", b, "preferred_direction", "resultant"),
+        "MT represents every direction: near 0 (Maunsell & Van Essen 1983)",
+    ),
+    (
+        "axial resultant of preferred directions",
+        lambda r, b: get(r, "blocks", b, "preferred_direction", "axial_resultant"),
+        "",
+    ),
+    (
+        "smallest fraction in a 45-degree bin",
+        lambda r, b: get(r, "blocks", b, "preferred_direction", "min_fraction_45deg"),
+        "uniform: 0.125",
+    ),
+    (
+        "Rayleigh p (uniform preferred directions)",
+        lambda r, b: get(r, "blocks", b, "preferred_direction", "rayleigh_p"),
+        "",
+    ),
+    (
+        "column spacing Lambda (mm)",
+        lambda r, b: get(r, "map", "direction", "wavelength_mm"),
+        "no MT column spacing read",
+    ),
+    (
+        "spectral peak clarity of the direction map",
+        lambda r, b: get(r, "map", "direction", "peak_clarity"),
+        "",
+    ),
+    (
+        "pinwheels per Lambda^2, direction map [95% interval]",
+        lambda r, b: _density(get(r, "map", "direction")),
+        "no MT value read; pi for V1 orientation maps (Kaschube et al. 2010)",
+    ),
+    (
+        "pinwheels per Lambda^2, axis-of-motion map [95% interval]",
+        lambda r, b: _density(get(r, "map", "axial")),
+        "",
+    ),
+    (
+        "neighbours' preferred-direction difference, nearest distance bin (deg)",
+        lambda r, b: _first(get(r, "map", "smoothness", "observed_deg")),
+        _macaque("mt_preferred_direction_clustering", "qualitative"),
+    ),
+    (
+        "nearest-neighbour direction difference (deg)",
+        lambda r, b: get(r, "map", "nearest_neighbour_difference_deg", "observed"),
+        "",
+    ),
+    (
+        "opposite-direction pairs nearby (fraction)",
+        lambda r, b: get(r, "map", "opposite_direction_fraction", "observed"),
+        _macaque("mt_180_degree_reversals", "qualitative"),
+    ),
+    (
+        "pattern cells (fraction of direction-selective units)",
+        lambda r, b: get(r, "pattern_motion", "class_fractions", "pattern"),
+        _macaque("mt_pattern_cell_fraction", "as a fraction"),
+    ),
+    (
+        "component cells (fraction of direction-selective units)",
+        lambda r, b: get(r, "pattern_motion", "class_fractions", "component"),
+        _macaque("mt_component_cell_fraction", "as a fraction"),
+    ),
+    (
+        "median preferred speed, tuned units (deg/s)",
+        lambda r, b: get(r, "speed", "preferred_speed_deg_per_s", "median"),
+        _macaque("mt_preferred_speed_peak", "the peak of the distribution"),
+    ),
+    (
+        "median speed offset s0, tuned units (deg/s)",
+        lambda r, b: get(r, "speed", "offset_deg_per_s", "median"),
+        _macaque("mt_speed_tuning_log_gaussian_offset", "a mean"),
+    ),
+    (
+        "median log-speed width sigma, tuned units",
+        lambda r, b: get(r, "speed", "sigma", "median"),
+        _macaque("mt_speed_tuning_log_gaussian_sigma", "a mean"),
+    ),
+]
+
+#: Rows that the shuffled-positions control changes (the maps).
+_MAP_ROWS = {
+    "column spacing Lambda (mm)",
+    "spectral peak clarity of the direction map",
+    "pinwheels per Lambda^2, direction map [95% interval]",
+    "pinwheels per Lambda^2, axis-of-motion map [95% interval]",
+    "neighbours' preferred-direction difference, nearest distance bin (deg)",
+    "nearest-neighbour direction difference (deg)",
+    "opposite-direction pairs nearby (fraction)",
+}
+
+
+def _summary_table(networks: dict[str, dict[str, Any] | None], block: str) -> str:
+    """The MT block of the model and of every control, beside macaque MT."""
+    names = [n for n in ("model", "untrained", "alpha_0", "shuffled_positions")]
+    rows = []
+    for label, value, macaque in _ROWS:
+        cells = []
+        for n in names:
+            r = networks.get(n)
+            if r is None or (n == "shuffled_positions" and label not in _MAP_ROWS):
+                cells.append(None)
+            else:
+                cells.append(value(r, block))
+        rows.append([label, *cells, macaque or None])
+    return table(["MT block " + block, *[CONTROL_LABELS[n] for n in names], "macaque MT"], rows)
+
+
+def _tuned(result: dict[str, Any] | None, block: str):
+    return None if result is None else result["_tuning"][block]
+
+
+def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) -> list[Figure]:
+    from stdann.analysis.pinwheels import find_pinwheels
+
+    fig_dir = out / "figures"
+    main = networks["model"]
+    assert main is not None
+    tuning = main["_tuning"][block]
+    figs: list[Figure] = []
+    shown = [(n, networks.get(n)) for n in ("model", "untrained", "alpha_0", "shuffled_positions")]
+    shown = [(n, r) for n, r in shown if r is not None and "_map" in r.get("map", {})]
+    if shown:
+        m = main["map"]
         dmap = m["_map"]
-        for name, z, period, what in (
-            ("direction_map", dmap.z, 360, "direction"),
-            ("axial_map", dmap.axial(), 180, "axial (axis of motion)"),
+        x, y, charge = find_pinwheels(dmap.z) if np.isfinite(dmap.z).any() else ([], [], [])
+        figs.append(
+            Figure(
+                f"{block}: direction map",
+                figures.direction_map_figure(
+                    dmap, {"x": x, "y": y, "charge": charge}, fig_dir, "direction_map"
+                ),
+                f"Preferred direction (hue) and direction selectivity (brightness) of the "
+                f"responsive units on the {dmap.sheet_side_mm:.2f} mm sheet, each unit's F1/F0 "
+                f"smoothed with a {dmap.sigma_mm} mm Gaussian; pinwheels by sign (winding number "
+                "of the phase). Every winding is drawn; the density is reported only where the "
+                f"map has a characteristic wavelength: {_density(m['direction'])}.",
+            )
+        )
+        for kind, key, period, what in (
+            ("direction", "_map", 360, "direction (F1/F0)"),
+            ("axial", "_axial_map", 180, "axis of motion (F2/F0)"),
         ):
-            x, y, charge = find_pinwheels(z) if np.isfinite(z).any() else ([], [], [])
-            shown = type(dmap)(
-                z=z,
-                pixel_mm=dmap.pixel_mm,
-                sigma_mm=dmap.sigma_mm,
-                sheet_side_mm=dmap.sheet_side_mm,
-            )
+            panels = [(CONTROL_LABELS[n], r["map"][key], r["map"][kind]) for n, r in shown]
             figs.append(
                 Figure(
-                    f"{block}: {what} map",
-                    figures.direction_map_figure(
-                        shown, {"x": x, "y": y, "charge": charge}, fig_dir, name
-                    ),
-                    f"Preferred {what} of the responsive units on the {dmap.sheet_side_mm:.2f} mm sheet, "
-                    f"smoothed with a {dmap.sigma_mm} mm Gaussian (hue: direction, brightness: "
-                    f"selectivity); pinwheels by sign (winding number of the phase, period {period}).",
+                    f"{block}: {what} maps of the model and its controls",
+                    figures.map_panels_figure(panels, period, fig_dir, f"{kind}_maps_controls"),
+                    f"The {what} map of each network on the same sheet and smoothing, with its "
+                    "column spacing and pinwheel density where defined (else why not). Axial "
+                    "maps: hue is twice the axis angle; a winding of +-1 is a +-1/2 pinwheel.",
                 )
             )
-        smooth = m["smoothness"]
-        if "observed_deg" in smooth:
-            figs.append(
-                Figure(
-                    "Smoothness",
-                    figures.curve_figure(
-                        np.asarray(smooth["distance_mm"], float),
-                        [
-                            (np.asarray(smooth["observed_deg"], float), "model", figures.MODEL),
-                            (
-                                np.asarray(smooth["shuffled_deg"], float),
-                                "shuffled positions",
-                                figures.SHUFFLED,
-                            ),
-                        ],
-                        "cortical distance (mm)",
-                        "preferred-direction difference (deg)",
-                        fig_dir,
-                        "smoothness",
-                        hline=(smooth["chance_deg"], "chance"),
-                    ),
-                    "Mean difference of preferred direction between pairs of units against their "
-                    "distance on the sheet, beside the same units with shuffled positions.",
-                )
-            )
-    ratio_dsi = (_MT_RATIO - 1) / (_MT_RATIO + 1)
+    pops = [
+        (CONTROL_LABELS[n], networks[n]["blocks"][block]["preferred_direction"], t)
+        for n, t in (("model", tuning), ("untrained", None), ("alpha_0", None))
+        if networks.get(n) is not None
+    ]
+    figs.append(
+        Figure(
+            "Preferred directions of the direction-selective units",
+            figures.polar_histograms_figure(
+                [(label, p) for label, p, _ in pops], fig_dir, "preferred_directions"
+            ),
+            "Polar histograms (16 bins of 22.5 deg) of the preferred directions of the "
+            "direction-selective units, with the resultant R (0: every direction alike) and the "
+            "axial resultant. Macaque MT represents every direction. Shuffled positions do not "
+            "change the units, so they have the model's histogram.",
+        )
+    )
+    series = [
+        (CONTROL_LABELS[n], _tuned(networks.get(n), block))
+        for n in ("model", "untrained", "alpha_0")
+    ]
     figs.append(
         Figure(
             "Direction tuning of the population",
             figures.histograms_figure(
-                tuning,
-                untrained["_tuning"][block] if untrained else None,
-                (ratio_dsi, "macaque MT pref/null 10.9 (mean) as DSI"),
-                fig_dir,
-                "tuning_histograms",
+                [(label, t) for label, t in series if t is not None], fig_dir, "tuning_histograms"
             ),
-            "Responsive units of the MT block, the trained model beside the untrained network of "
-            "the same seed. The macaque marker converts the mean preferred/null ratio of 168 MT "
-            "units (Maunsell & Van Essen 1983) with DSI = (r - 1)/(r + 1): a mean of ratios, not "
-            "a median DSI, so only a guide.",
+            "Responsive units of the MT block, on the responses as recorded (nothing clipped): "
+            "the raw DSI, the index relative to the blank (above 1 where the null response "
+            "falls below the blank) and the raw direction CV. Values beyond an axis are "
+            "gathered in its end bin, which is marked. No per-unit DSI or CV distribution of "
+            "macaque MT has been read; the macaque comparison is the mean ratio in the table.",
         )
     )
+    smooth = get(main, "map", "smoothness")
+    if isinstance(smooth, dict) and "observed_deg" in smooth:
+        lines = [
+            (np.asarray(smooth["observed_deg"], float), "model", figures.COLOURS["model"]),
+        ]
+        for n in ("untrained", "alpha_0"):
+            s = get(networks.get(n), "map", "smoothness")
+            if isinstance(s, dict) and "observed_deg" in s:
+                lines.append(
+                    (np.asarray(s["observed_deg"], float), CONTROL_LABELS[n], figures.COLOURS[n])
+                )
+        s = get(networks.get("shuffled_positions"), "map", "smoothness")
+        if isinstance(s, dict) and "observed_deg" in s:
+            lines.append(
+                (
+                    np.asarray(s["observed_deg"], float),
+                    "shuffled positions",
+                    figures.COLOURS["shuffled_positions"],
+                )
+            )
+        figs.append(
+            Figure(
+                "Smoothness",
+                figures.curve_figure(
+                    np.asarray(smooth["distance_mm"], float),
+                    lines,
+                    "cortical distance (mm)",
+                    "preferred-direction difference (deg)",
+                    fig_dir,
+                    "smoothness",
+                    hline=(smooth["chance_deg"], "chance for uniform preferences"),
+                ),
+                "Mean difference of preferred direction between pairs of direction-selective "
+                "units against their distance on the sheet, for the model and each control. "
+                "Shuffled positions reach the chance line only when the preferences are uniform.",
+            )
+        )
     figs.append(
         Figure(
             "Example units",
             figures.example_tuning_figure(tuning, fig_dir, "example_tuning"),
-            "Polar tuning curves (responses above the blank) of example units.",
+            "Polar tuning curves of example units, responses as recorded, with the blank "
+            "response as a dashed circle.",
         )
     )
-    pc = result["_pattern_motion"]
+    pc = main["_pattern_motion"]
+    classed = pc.classed if pc.classed is not None else np.ones(len(pc.zp), bool)
     figs.append(
         Figure(
             "Pattern and component cells",
             figures.scatter_figure(
-                pc.zc[tuning.responsive],
-                pc.zp[tuning.responsive],
+                pc.zc[classed],
+                pc.zp[classed],
                 "Zc (component)",
                 "Zp (pattern)",
                 fig_dir,
                 "pattern_component",
                 criterion=pc.criterion,
             ),
-            f"Fisher-z partial correlations with the pattern and component predictions for plaids "
-            f"of gratings {pc.plaid_angle_deg:g} deg apart; lines: the 1.28 criterion of Smith, "
-            "Majaj & Movshon (2005).",
+            f"Direction-selective units: Fisher-z partial correlations with the pattern and "
+            f"component predictions, each unit at its best spatial and temporal frequency, for "
+            f"plaids of gratings {pc.plaid_angle_deg:g} deg apart at contrast "
+            f"{pc.component_contrast} each, compared with those gratings alone; lines: the "
+            "1.28 criterion of Smith, Majaj & Movshon (2005).",
         )
     )
-    sp = result["_speed"]
-    tuned = sp.fitted & ~sp.at_bound & tuning.responsive
+    sp = main["_speed"]
+    tuned = sp.tuned & tuning.responsive
+    speeds = get(main, "speed", "speeds_deg_per_s") or [0.5, 64]
+    classes = get(main, "speed", "classes") or {}
+    counts = ", ".join(f"{c} {v['count']}" for c, v in classes.items())
     figs.append(
         Figure(
             "Speed tuning",
             figures.histogram_figure(
                 sp.preferred_speed[tuned],
-                np.geomspace(0.25, 64, 17),
+                np.geomspace(min(speeds) / 2, max(speeds) * 2, 17),
                 "preferred speed (deg/s)",
                 fig_dir,
                 "speed_tuning",
-                marker=(32.0, "macaque MT peak, 32 deg/s"),
+                marker=(32.0, "macaque MT peak, near 32 deg/s"),
                 log_x=True,
             ),
             "Preferred speeds of log-Gaussian fits (Nover et al. 2005) to random-dot responses at "
-            "each unit's preferred direction, units tuned inside the speeds shown. Macaque marker: "
-            "the peak of MT's preferred-speed distribution (Maunsell & Van Essen 1983); the "
-            "model's speeds assume the stated field of view.",
+            f"each unit's preferred direction, for the units whose peak lies inside the speeds "
+            f"shown ({min(speeds):g}-{max(speeds):g} deg/s). Classes: {counts}. Macaque "
+            "marker: the peak of MT's preferred-speed distribution (Maunsell & Van Essen 1983); "
+            "the model's speeds assume the stated field of view.",
         )
     )
     return figs
 
 
-def _summary_table(result, untrained, block) -> str:
-    t, u = result["blocks"][block], (untrained["blocks"][block] if untrained else None)
-    m, ms = result.get("map", {}), result.get("map_shuffled_positions", {})
-    mu = untrained.get("map", {}) if untrained else {}
-
-    def get(d, *keys):
-        for k in keys:
-            if not isinstance(d, dict):
-                return None
-            d = d.get(k)
-        return d
-
-    rows = [
-        ["fraction responsive", t["fraction_responsive"], get(u, "fraction_responsive"), None],
-        [
-            "fraction direction-selective",
-            get(t, "class_fractions", "direction-selective"),
-            get(u, "class_fractions", "direction-selective"),
-            None,
-        ],
-        [
-            "fraction bidirectional",
-            get(t, "class_fractions", "bidirectional"),
-            get(u, "class_fractions", "bidirectional"),
-            None,
-        ],
-        ["median DSI", t["dsi"]["median"], get(u, "dsi", "median"), None],
-        ["median direction CV", t["cv"]["median"], get(u, "cv", "median"), None],
-        [
-            "median axial ratio |F2|/|F1|",
-            t["axial_ratio"]["median"],
-            get(u, "axial_ratio", "median"),
-            None,
-        ],
-        ["median FWHM (deg)", t["fwhm_deg"]["median"], get(u, "fwhm_deg", "median"), None],
-        [
-            "pinwheels per Lambda^2 (direction map)",
-            get(m, "direction", "density"),
-            get(mu, "direction", "density"),
-            get(ms, "direction", "density"),
-        ],
-        [
-            "column spacing Lambda (mm)",
-            get(m, "direction", "wavelength_mm"),
-            get(mu, "direction", "wavelength_mm"),
-            get(ms, "direction", "wavelength_mm"),
-        ],
-        [
-            "pinwheels per Lambda^2 (axial map)",
-            get(m, "axial", "density"),
-            get(mu, "axial", "density"),
-            get(ms, "axial", "density"),
-        ],
-        [
-            "nearest-neighbour direction difference (deg)",
-            get(m, "nearest_neighbour_difference_deg", "observed"),
-            get(mu, "nearest_neighbour_difference_deg", "observed"),
-            get(m, "nearest_neighbour_difference_deg", "shuffled"),
-        ],
-        [
-            "opposite-direction pairs nearby (fraction)",
-            get(m, "opposite_direction_fraction", "observed"),
-            get(mu, "opposite_direction_fraction", "observed"),
-            get(m, "opposite_direction_fraction", "shuffled"),
-        ],
-        [
-            "pattern cells (fraction)",
-            get(result, "pattern_motion", "class_fractions", "pattern"),
-            get(untrained, "pattern_motion", "class_fractions", "pattern"),
-            None,
-        ],
-        [
-            "component cells (fraction)",
-            get(result, "pattern_motion", "class_fractions", "component"),
-            get(untrained, "pattern_motion", "class_fractions", "component"),
-            None,
-        ],
-        [
-            "median preferred speed (deg/s)",
-            get(result, "speed", "preferred_speed_deg_per_s", "median"),
-            get(untrained, "speed", "preferred_speed_deg_per_s", "median"),
-            None,
-        ],
-    ]
-    return table(["MT block " + block, "model", "untrained", "shuffled positions"], rows)
+def _load_controls(target, source: Path) -> dict[str, Any]:
+    """The untrained and alpha = 0 controls of a target (a reason string where
+    one cannot be had)."""
+    return {
+        "untrained": untrained_control(target),
+        "alpha_0": alpha_zero_control(target, source),
+    }
 
 
 def run_analysis(
@@ -338,14 +512,35 @@ def run_analysis(
         sources = [p for _, p in list_checkpoints(folder)]
     targets = [load_target(s) for s in sources]
     device = device or pick_device(targets[0].config)
-    block = targets[0].config.analysis.block
+    target = targets[0]
+    block = target.config.analysis.block
+    sets = StimulusSets.of(target)
     results = []
-    for i, target in enumerate(targets):
-        print(f"analysing {target.label} ...", file=sys.stderr)
-        results.append(analyze_target(target, device, shuffled_positions=(i == 0)))
-    main, target = results[0], targets[0]
-    print("analysing the untrained control ...", file=sys.stderr)
-    untrained = analyze_target(untrained_control(target), device, shuffled_positions=False)
+    for t in targets:
+        print(f"analysing {t.label} ...", file=sys.stderr)
+        results.append(analyze_target(t, device, sets))
+    main = results[0]
+
+    networks: dict[str, dict[str, Any] | None] = {"model": main}
+    reasons: dict[str, str] = {}
+    for name, control in _load_controls(target, sources[0]).items():
+        if isinstance(control, str):
+            networks[name], reasons[name] = None, control
+            continue
+        print(f"analysing the control: {CONTROL_LABELS[name]} ...", file=sys.stderr)
+        networks[name] = analyze_target(control, device, sets)
+    positions = target.positions.get(block)
+    if positions is None:
+        networks["shuffled_positions"] = None
+        reasons["shuffled_positions"] = f"no positions for {block}"
+    else:
+        networks["shuffled_positions"] = shuffled_map_metrics(main, target, positions)
+
+    warnings: list[str] = []
+    for name, r in networks.items():
+        if r is not None and "blocks" in r:
+            warnings += warnings_of(CONTROL_LABELS[name], r, block)
+    print_warnings(warnings)
 
     out.mkdir(parents=True, exist_ok=True)
     save_block_responses(out / "responses", main["_responses"], main["_stimuli"])
@@ -360,16 +555,29 @@ def run_analysis(
             "gratings": c.to_dict()["recipe"]["gratings"],
             "analysis": c.to_dict()["analysis"],
             "clip": main["_stimuli"].geometry(),
+            "dot_motion_limits": dot_limits(c),
         },
         "mt_block": block,
+        "warnings": warnings,
         "model": clean(_public(main)),
-        "untrained": clean(_public(untrained)),
+        "controls": {
+            name: (
+                {"reason": reasons[name]}
+                if networks[name] is None
+                else clean(_public(networks[name]))  # type: ignore[arg-type]
+            )
+            for name in ("untrained", "alpha_0", "shuffled_positions")
+        },
         "macaque": [b.__dict__ for b in BASELINES],
         "no_macaque_baseline": [m.__dict__ for m in NO_BASELINE],
     }
-    figs = _figures(out, main, untrained, block)
+    figs = _figures(out, networks, block)
+    missing = "".join(
+        f"<p>No {CONTROL_LABELS[n]} control: {reasons[n]}.</p>" for n in sorted(reasons)
+    )
+    warned = "".join(f'<p class="warning">Warning: {w}</p>' for w in warnings)
     sections = [
-        ("MT block beside its controls", _summary_table(main, untrained, block)),
+        ("MT block beside its controls", warned + _summary_table(networks, block) + missing),
         (
             "Every block",
             table(
@@ -377,9 +585,9 @@ def run_analysis(
                     "block",
                     "fraction responsive",
                     "fraction direction-selective",
-                    "median DSI",
-                    "median CV",
-                    "median axial ratio",
+                    "median DSI (raw)",
+                    "median CV (raw)",
+                    "preferred-direction resultant",
                 ],
                 [
                     [
@@ -388,12 +596,13 @@ def run_analysis(
                         s["class_fractions"].get("direction-selective"),
                         s["dsi"]["median"],
                         s["cv"]["median"],
-                        s["axial_ratio"]["median"],
+                        s["preferred_direction"]["resultant"],
                     ]
                     for b, s in main["blocks"].items()
                 ],
             ),
         ),
+        ("Definitions", _definitions(main)),
     ]
     if len(results) > 1:
         key = "step" if over_training else "alpha"
@@ -420,7 +629,7 @@ def run_analysis(
                 Figure(
                     f"{n} against {key}",
                     figures.curve_figure(
-                        x, [(y, n, figures.MODEL)], key, n, out / "figures", f"{key}_{n}"
+                        x, [(y, n, figures.COLOURS["model"])], key, n, out / "figures", f"{key}_{n}"
                     ),
                     f"{n.replace('_', ' ')} of the MT block for each "
                     + ("checkpoint of the run." if over_training else "run of the sweep."),
@@ -443,6 +652,31 @@ def run_analysis(
     return metrics
 
 
+def _definitions(main: dict[str, Any]) -> str:
+    """Every metric of the table, defined once, with its source."""
+    from stdann.analysis import population, tuning
+
+    t = next(iter(main["blocks"].values()))["thresholds"]
+    items = [
+        ("Tuning", tuning.__doc__ or ""),
+        (
+            "Classes",
+            f"Responsive: the peak exceeds the blank by more than "
+            f"{t['responsive_fraction']:g} x the block's median peak. Direction-selective: "
+            f"responsive with DSI >= {t['direction_selective_dsi']:.3g} (the preferred response at "
+            "least twice the null). Bidirectional: responsive, not direction-selective, "
+            f"|F2| >= {t['bidirectional_axial_ratio']:g} |F1| and axial CV <= "
+            f"{t['bidirectional_axial_cv']:g}.",
+        ),
+        ("Population", population.__doc__ or ""),
+    ]
+    import html
+
+    return "".join(
+        f"<h3>{html.escape(h)}</h3><pre>{html.escape(body.strip())}</pre>" for h, body in items
+    )
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     try:
         device = torch.device(args.device) if args.device else None
@@ -457,7 +691,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "analyze",
-        help="MT physiology of trained models: metrics.json, figures, report.html",
+        help="MT physiology of trained models beside their controls: metrics.json, figures, "
+        "report.html",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -19,6 +19,15 @@ import numpy as np
 from stdann.analysis.tuning import DirectionTuning
 
 MODEL, UNTRAINED, SHUFFLED, MACAQUE = "#1f5fa8", "#999999", "#d08a2a", "#b0282f"
+ALPHA_0 = "#3c9a5f"
+
+#: One colour per network, the same in every figure.
+COLOURS = {
+    "model": MODEL,
+    "untrained": UNTRAINED,
+    "alpha_0": ALPHA_0,
+    "shuffled_positions": SHUFFLED,
+}
 
 
 def save(fig, folder: Path, name: str) -> Path:
@@ -82,47 +91,122 @@ def direction_map_figure(dmap, pinwheels: dict[str, Any] | None, folder: Path, n
 
 
 def _hist(ax, values: np.ndarray, bins, color, label) -> None:
+    """A density histogram; values beyond the bins are gathered in the end bins
+    (said in the caption), never dropped."""
     v = values[np.isfinite(values)]
     if len(v):
-        ax.hist(v, bins=bins, color=color, alpha=0.55, density=True, label=label)
+        ax.hist(
+            np.clip(v, bins[0], bins[-1]),
+            bins=bins,
+            color=color,
+            alpha=0.45,
+            density=True,
+            label=label,
+        )
 
 
-def histograms_figure(
-    model: DirectionTuning,
-    untrained: DirectionTuning | None,
-    macaque_dsi: tuple[float, str] | None,
-    folder: Path,
-    name: str,
-) -> Path:
-    """DSI, direction CV and axial ratio of responsive units, model beside the
-    untrained control, with the macaque value where one has a source."""
+def histograms_figure(networks: list[tuple[str, DirectionTuning]], folder: Path, name: str) -> Path:
+    """Raw DSI, the blank-relative DI and the raw direction CV of the responsive
+    units of each network, on one set of axes per metric. The end bins hold the
+    values beyond them, and are marked."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     specs = [
-        ("dsi", np.linspace(0, 1, 21), "DSI"),
-        ("cv", np.linspace(0, 1, 21), "direction circular variance"),
-        ("axial_ratio", np.linspace(0, 3, 31), "axial ratio |F2| / |F1|"),
+        ("dsi", np.linspace(0, 1, 21), "DSI (raw responses)"),
+        ("di_blank", np.linspace(-0.5, 2.5, 31), "DI relative to the blank"),
+        ("cv", np.linspace(0, 1, 21), "direction circular variance (raw)"),
     ]
+    colours = list(COLOURS.values())
     for ax, (attr, bins, label) in zip(axes, specs, strict=True):
-        _hist(
-            ax,
-            np.clip(getattr(model, attr)[model.responsive], None, bins[-1]),
-            bins,
-            MODEL,
-            "model",
-        )
-        if untrained is not None:
-            _hist(
-                ax,
-                np.clip(getattr(untrained, attr)[untrained.responsive], None, bins[-1]),
-                bins,
-                UNTRAINED,
-                "untrained",
-            )
-        if attr == "dsi" and macaque_dsi is not None:
-            ax.axvline(macaque_dsi[0], color=MACAQUE, lw=2, label=macaque_dsi[1])
+        for i, (who, t) in enumerate(networks):
+            _hist(ax, getattr(t, attr)[t.responsive], bins, colours[i % len(colours)], who)
+        if attr == "di_blank":
+            ax.axvline(1.0, color="black", lw=0.8, ls=":")
+            ax.text(bins[-1], ax.get_ylim()[1] * 0.95, ">= end", ha="right", fontsize=6)
+            ax.text(bins[0], ax.get_ylim()[1] * 0.95, "<= end", ha="left", fontsize=6)
         ax.set_xlabel(label)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("density")
+    return save(fig, folder, name)
+
+
+def polar_histograms_figure(
+    populations: list[tuple[str, dict[str, Any]]], folder: Path, name: str
+) -> Path:
+    """One polar histogram per network of its direction-selective units'
+    preferred directions (`stdann.analysis.population` statistics)."""
+    n = max(1, len(populations))
+    fig, axes = plt.subplots(
+        1, n, figsize=(3.2 * n, 3.4), subplot_kw={"projection": "polar"}, squeeze=False
+    )
+    colours = list(COLOURS.values())
+    for i, (ax, (who, p)) in enumerate(zip(axes[0], populations, strict=False)):
+        counts = p.get("histogram")
+        if counts:
+            bins = len(counts)
+            width = 2 * np.pi / bins
+            ax.bar(
+                np.arange(bins) * width,
+                counts,
+                width=width,
+                color=colours[i % len(colours)],
+                alpha=0.7,
+                edgecolor="white",
+            )
+            title = (
+                f"{who}\nn = {p['n']}, R = {p['resultant']:.2f}, axial {p['axial_resultant']:.2f}"
+            )
+        else:
+            title = f"{who}\n{p.get('reason', 'no units')}"
+        ax.set_title(title, fontsize=8)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=6)
+    return save(fig, folder, name)
+
+
+def _map_rgb(z: np.ndarray) -> np.ndarray:
+    angle = np.mod(np.angle(z), 2 * np.pi) / (2 * np.pi)
+    strength = np.abs(z)
+    top = np.nanpercentile(strength, 99) if np.isfinite(strength).any() else 1.0
+    value = np.clip(np.nan_to_num(strength / (top or 1.0)), 0, 1)
+    rgb = matplotlib.colors.hsv_to_rgb(
+        np.stack([np.nan_to_num(angle), np.ones_like(value), value], -1)
+    )
+    rgb[~np.isfinite(z)] = 1.0
+    return rgb
+
+
+def map_panels_figure(
+    panels: list[tuple[str, Any, dict[str, Any]]], period: float, folder: Path, name: str
+) -> Path:
+    """Maps side by side: (title, DirectionMap, its `map_topology` result) each,
+    hue the phase, brightness the vector's length, the column spacing and the
+    pinwheel density in the title where defined (else "undefined")."""
+    from stdann.analysis.pinwheels import find_pinwheels
+
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.6), squeeze=False)
+    for ax, (title, dmap, topology) in zip(axes[0], panels, strict=False):
+        z = dmap.z
+        extent = (0, z.shape[1] * dmap.pixel_mm, z.shape[0] * dmap.pixel_mm, 0)
+        ax.imshow(_map_rgb(z), extent=extent, interpolation="nearest")
+        if np.isfinite(z).any():
+            x, y, charge = find_pinwheels(z)
+            px, py = (x + 0.5) * dmap.pixel_mm, (y + 0.5) * dmap.pixel_mm
+            ax.scatter(
+                px[charge > 0], py[charge > 0], s=8, facecolors="white", edgecolors="black", lw=0.5
+            )
+            ax.scatter(
+                px[charge < 0], py[charge < 0], s=8, facecolors="black", edgecolors="white", lw=0.5
+            )
+        lam = topology.get("wavelength_mm")
+        density = topology.get("density")
+        lines = [title, f"Lambda {lam:.2f} mm" if lam is not None else "no characteristic Lambda"]
+        lines.append(
+            f"{density:.2f} pinwheels / Lambda^2" if density is not None else "density undefined"
+        )
+        ax.set_title("\n".join(lines), fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[0][0].set_xlabel("mm")
     return save(fig, folder, name)
 
 
@@ -147,9 +231,11 @@ def example_tuning_figure(tuning: DirectionTuning, folder: Path, name: str, coun
         squeeze=False,
     )
     theta = np.deg2rad(np.append(tuning.directions_deg, tuning.directions_deg[0]))
+    circle = np.linspace(0, 2 * np.pi, 90)
     for ax, (u, why) in zip(axes[0], picks, strict=False):
         r = tuning.curves[:, u]
         ax.plot(theta, np.append(r, r[0]), color=MODEL)
+        ax.plot(circle, np.full_like(circle, tuning.blank[u]), color="black", lw=0.7, ls="--")
         ax.set_title(f"unit {u}, {why}\nDSI {tuning.dsi[u]:.2f}", fontsize=8)
         ax.set_yticks([])
         ax.tick_params(labelsize=6)

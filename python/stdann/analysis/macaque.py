@@ -409,7 +409,8 @@ BASELINES: tuple[Baseline, ...] = (
     Baseline(
         "mt_speed_tuning_log_gaussian_sigma",
         1.22,
-        "sigma_s of a Gaussian in log speed, in the fit's units (mean)",
+        "sigma_s of a Gaussian in log speed, in the fit's units (mean; compared with the "
+        "model's sigma)",
         "501 MT neurons, random dots",
         _ANDERSON_2003,
         _ANDERSON_WORDS,
@@ -417,9 +418,11 @@ BASELINES: tuple[Baseline, ...] = (
         "MT",
     ),
     Baseline(
-        "mt_speed_tuning_log_gaussian_v0",
+        "mt_speed_tuning_log_gaussian_offset",
         0.30,
-        "deg/s (v0 of the log-speed Gaussian fit, mean)",
+        "deg/s (mean; their v0 is the offset constant s0 of the log-speed fit, "
+        "q = (v + s0) / (v_pref + s0), not a preferred speed; compared with the model's "
+        "offset_deg_per_s)",
         "501 MT neurons, random dots",
         _ANDERSON_2003,
         _ANDERSON_WORDS,

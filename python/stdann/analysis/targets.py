@@ -109,3 +109,38 @@ def untrained_control(target: AnalysisTarget) -> AnalysisTarget:
 def check_block(block: str) -> None:
     if block not in BLOCK_NAMES:
         raise AnalysisError(f"no block {block!r} in r3d_18 (blocks: {', '.join(BLOCK_NAMES)})")
+
+
+def recipe_folder(source: str | Path) -> Path | None:
+    """The recipe run a source belongs to (the folder holding `1-pretrain/`),
+    found from the run folder, a stage folder or a checkpoint inside one; None
+    when the source is not part of a recipe run."""
+    path = Path(source).resolve()
+    for folder in (path, *path.parents[:3]):
+        if (folder / "1-pretrain" / "finished.json").is_file():
+            return folder
+    return None
+
+
+def alpha_zero_control(target: AnalysisTarget, source: str | Path) -> AnalysisTarget | str:
+    """The recipe's stage-1 network (the contrastive loss alone, alpha = 0) on
+    the target's own positions, or why there is none (a string).
+
+    The final positions were swap-optimised on this very network's grating
+    responses, so whatever map it shows on them is the swap's doing; what the
+    trained model adds is the spatial loss's."""
+    from stdann.train.recipe import final_checkpoint
+
+    run = recipe_folder(source)
+    if run is None:
+        return f"'{source}' is not part of a recipe run (no 1-pretrain/ stage beside it)"
+    try:
+        checkpoint = final_checkpoint(run / "1-pretrain")
+        if target.checkpoint is not None and checkpoint.resolve() == target.checkpoint.resolve():
+            return "the analysed checkpoint is the stage-1 network itself"
+        control = load_target(checkpoint, label=f"{target.label} (alpha = 0, stage 1)")
+    except (AnalysisError, OSError, KeyError, ValueError) as err:
+        return f"the stage-1 network of '{run}' cannot be loaded: {err}"
+    control.positions = target.positions
+    control.positions_source = f"the analysed model's: {target.positions_source}"
+    return control

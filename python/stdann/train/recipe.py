@@ -27,6 +27,7 @@ import torch.distributed as dist
 from stdann.atomic import atomic_write_text
 from stdann.config import Config, apply_overrides, config_from_dict
 from stdann.model.backbone import BLOCK_NAMES
+from stdann.stimuli import grating_set
 from stdann.topo import (
     BlockPositions,
     initial_positions,
@@ -60,24 +61,6 @@ def final_checkpoint(folder: Path) -> Path:
     return folder / "checkpoints" / info["checkpoint"]
 
 
-def grating_stimuli(config: Config):
-    """The drifting gratings of the recipe's config, at the model's clip size."""
-    from stdann.stimuli import drifting_gratings
-
-    g = config.recipe.gratings
-    return drifting_gratings(
-        frames=config.data.frames,
-        size=config.data.size,
-        directions=g.directions,
-        spatial_frequencies_cpd=tuple(g.spatial_frequencies_cpd),
-        temporal_frequencies_hz=tuple(g.temporal_frequencies_hz),
-        phases_deg=tuple(g.phases_deg),
-        field_of_view_deg=g.field_of_view_deg,
-        frame_rate_hz=g.frame_rate_hz,
-        blank=True,
-    )
-
-
 def write_grating_responses(
     checkpoint: Path, out: Path, device: torch.device | None = None, batch_size: int = 16
 ) -> list[Path]:
@@ -86,7 +69,7 @@ def write_grating_responses(
 
     backbone, config = backbone_from_checkpoint(checkpoint)
     device = device or pick_device(config)
-    stimuli = grating_stimuli(config)
+    stimuli = grating_set(config)
     responses = record_block_responses(
         backbone.to(device),
         stimuli.clips,
