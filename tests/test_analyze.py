@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from stdann.analysis.analyze import analyze_target, clean
+from stdann.analysis.analyze import analyze_target, clean, print_warnings, warnings_of
 from stdann.analysis.targets import AnalysisError, AnalysisTarget, check_block
 from stdann.cli import main as stdann_main
 from stdann.config import load_config
@@ -285,6 +285,20 @@ def test_silent_mt_block_gives_none_with_reasons_not_nan():
     assert set(result["pattern_motion"]["class_fractions"].values()) == {None}
     assert result["speed"]["units"] == 0 and result["speed"]["fraction_fitted"] is None
     no_nan(json.dumps(clean(public(result))))
+
+
+def test_a_population_dominated_by_one_direction_is_warned_about(capsys):
+    # The three direction-selective channels prefer 10, 100 and 200 deg, 16 units
+    # each: their resultant |e^10i + e^100i + e^200i| / 3 = 0.276 > 0.2.
+    result = analyze_target(hand_built_target(), torch.device("cpu"))
+    population = result["blocks"]["layer3.1"]["preferred_direction"]
+    expected = abs(sum(np.exp(1j * np.deg2rad(d)) for d in (10.0, 100.0, 200.0))) / 3
+    assert population["resultant"] == pytest.approx(expected, abs=0.02)
+    assert population["dominated"]
+    warnings = warnings_of("motion energy", result, "layer3.1")
+    assert len(warnings) == 1 and "dominated by one direction" in warnings[0]
+    print_warnings(warnings)
+    assert "stdann analyze: warning: motion energy, layer3.1:" in capsys.readouterr().err
 
 
 def test_check_block_names_the_blocks():

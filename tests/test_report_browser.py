@@ -26,7 +26,9 @@ def test_report_opens_with_every_image_loaded_and_no_errors(tmp_path):
         Figure("map", figures.direction_map_figure(dmap, None, tmp_path / "f", "map"), "a map"),
         Figure(
             "hist",
-            figures.histogram_figure(rng.random(100), 10, "x", tmp_path / "f", "hist"),
+            figures.histogram_figure(
+                [(rng.random(100), "model", figures.MODEL)], 10, "x", tmp_path / "f", "hist"
+            ),
             "a histogram",
         ),
     ]

@@ -444,37 +444,53 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
             "response as a dashed circle.",
         )
     )
+    trained = [(n, networks.get(n)) for n in ("model", "untrained", "alpha_0")]
+    trained = [(n, r) for n, r in trained if r is not None]
     pc = main["_pattern_motion"]
-    classed = pc.classed if pc.classed is not None else np.ones(len(pc.zp), bool)
+    scatter = []
+    for n, r in trained:
+        p = r["_pattern_motion"]
+        classed = p.classed if p.classed is not None else np.ones(len(p.zp), bool)
+        scatter.append((p.zc[classed], p.zp[classed], CONTROL_LABELS[n], figures.COLOURS[n]))
     figs.append(
         Figure(
             "Pattern and component cells",
             figures.scatter_figure(
-                pc.zc[classed],
-                pc.zp[classed],
+                scatter,
                 "Zc (component)",
                 "Zp (pattern)",
                 fig_dir,
                 "pattern_component",
                 criterion=pc.criterion,
             ),
-            f"Direction-selective units: Fisher-z partial correlations with the pattern and "
-            f"component predictions, each unit at its best spatial and temporal frequency, for "
-            f"plaids of gratings {pc.plaid_angle_deg:g} deg apart at contrast "
+            f"Direction-selective units of each network: Fisher-z partial correlations with the "
+            f"pattern and component predictions, each unit at its best spatial and temporal "
+            f"frequency, for plaids of gratings {pc.plaid_angle_deg:g} deg apart at contrast "
             f"{pc.component_contrast} each, compared with those gratings alone; lines: the "
             "1.28 criterion of Smith, Majaj & Movshon (2005).",
         )
     )
-    sp = main["_speed"]
-    tuned = sp.tuned & tuning.responsive
     speeds = get(main, "speed", "speeds_deg_per_s") or [0.5, 64]
-    classes = get(main, "speed", "classes") or {}
-    counts = ", ".join(f"{c} {v['count']}" for c, v in classes.items())
+    counts = "; ".join(
+        CONTROL_LABELS[n]
+        + ": "
+        + ", ".join(f"{c} {v['count']}" for c, v in (get(r, "speed", "classes") or {}).items())
+        for n, r in trained
+    )
     figs.append(
         Figure(
             "Speed tuning",
             figures.histogram_figure(
-                sp.preferred_speed[tuned],
+                [
+                    (
+                        r["_speed"].preferred_speed[
+                            r["_speed"].tuned & r["_tuning"][block].responsive
+                        ],
+                        CONTROL_LABELS[n],
+                        figures.COLOURS[n],
+                    )
+                    for n, r in trained
+                ],
                 np.geomspace(min(speeds) / 2, max(speeds) * 2, 17),
                 "preferred speed (deg/s)",
                 fig_dir,
@@ -486,7 +502,9 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
             f"each unit's preferred direction, for the units whose peak lies inside the speeds "
             f"shown ({min(speeds):g}-{max(speeds):g} deg/s). Classes: {counts}. Macaque "
             "marker: the peak of MT's preferred-speed distribution (Maunsell & Van Essen 1983); "
-            "the model's speeds assume the stated field of view.",
+            "the model's speeds assume the stated field of view. What such clips can show: "
+            "metrics.json, stimuli.dot_motion_limits (above a step of half the dots' spacing "
+            "per frame the dots' correspondence between frames is ambiguous).",
         )
     )
     return figs
@@ -583,6 +601,7 @@ def run_analysis(
             table(
                 [
                     "block",
+                    "network",
                     "fraction responsive",
                     "fraction direction-selective",
                     "median DSI (raw)",
@@ -592,13 +611,17 @@ def run_analysis(
                 [
                     [
                         b,
+                        CONTROL_LABELS[n],
                         s["fraction_responsive"],
                         s["class_fractions"].get("direction-selective"),
                         s["dsi"]["median"],
                         s["cv"]["median"],
                         s["preferred_direction"]["resultant"],
                     ]
-                    for b, s in main["blocks"].items()
+                    for b in main["blocks"]
+                    for n in ("model", "untrained", "alpha_0")
+                    if networks.get(n) is not None
+                    for s in [networks[n]["blocks"][b]]  # type: ignore[index]
                 ],
             ),
         ),

@@ -264,20 +264,24 @@ def curve_figure(
 
 
 def scatter_figure(
-    x: np.ndarray,
-    y: np.ndarray,
+    series: list[tuple[np.ndarray, np.ndarray, str, str]],
     xlabel: str,
     ylabel: str,
     folder: Path,
     name: str,
     criterion: float | None = None,
 ) -> Path:
-    """Zc against Zp (Smith, Majaj & Movshon 2005's plot), with the class boundaries."""
-    fig, ax = plt.subplots(figsize=(4.2, 4.2))
-    ok = np.isfinite(x) & np.isfinite(y)
-    ax.scatter(x[ok], y[ok], s=6, color=MODEL, alpha=0.6)
-    if criterion is not None and ok.any():
-        lim = max(float(np.max(np.abs(np.r_[x[ok], y[ok]]))), criterion * 2)
+    """Zc against Zp (Smith, Majaj & Movshon 2005's plot) of each network
+    ((x, y, label, colour) each), with the class boundaries."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    finite = []
+    for x, y, label, colour in series:
+        ok = np.isfinite(x) & np.isfinite(y)
+        ax.scatter(x[ok], y[ok], s=6, color=colour, alpha=0.5, label=f"{label} ({ok.sum()})")
+        finite.append(np.r_[x[ok], y[ok]])
+    values = np.concatenate(finite) if finite else np.empty(0)
+    if criterion is not None and values.size:
+        lim = max(float(np.max(np.abs(values))), criterion * 2)
         grid = np.linspace(criterion, lim, 2)
         ax.plot(grid, grid + criterion, color="black", lw=1)
         ax.plot(grid + criterion, grid, color="black", lw=1)
@@ -285,11 +289,13 @@ def scatter_figure(
         ax.plot([-lim, criterion * 2], [criterion, criterion], color="black", lw=0.5, ls=":")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    if series:
+        ax.legend(fontsize=6)
     return save(fig, folder, name)
 
 
 def histogram_figure(
-    values: np.ndarray,
+    series: list[tuple[np.ndarray, str, str]],
     bins,
     xlabel: str,
     folder: Path,
@@ -297,13 +303,16 @@ def histogram_figure(
     marker: tuple[float, str] | None = None,
     log_x: bool = False,
 ) -> Path:
+    """Counts of each network's values ((values, label, colour) each), with a
+    macaque marker where one has a source."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    v = values[np.isfinite(values)]
-    if len(v):
-        ax.hist(v, bins=bins, color=MODEL, alpha=0.7)
+    for values, label, colour in series:
+        v = values[np.isfinite(values)]
+        if len(v):
+            ax.hist(v, bins=bins, color=colour, alpha=0.45, label=f"{label} ({len(v)})")
     if marker is not None:
         ax.axvline(marker[0], color=MACAQUE, lw=2, label=marker[1])
-        ax.legend(fontsize=7)
+    ax.legend(fontsize=7)
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
