@@ -553,3 +553,25 @@ def test_analysis_settings_it_cannot_use(micro_run, tmp_path, capsys, section, k
 
     run = altered_run(micro_run, tmp_path / "run", change)
     analyze_fails(run, tmp_path, capsys, message)
+
+
+def test_over_seeds_gives_the_median_and_range_of_every_number_per_alpha():
+    from stdann.analysis.commands import over_seeds
+
+    rows = [
+        {"label": "a", "alpha": 0.25, "seed": 0, "step": 8, "median_dsi": 0.5, "density": None},
+        {"label": "b", "alpha": 0.25, "seed": 1, "step": 8, "median_dsi": 0.3, "density": 2.0},
+        {"label": "c", "alpha": 0.25, "seed": 2, "step": 8, "median_dsi": 0.4, "density": 4.0},
+        {"label": "d", "alpha": 0.0, "seed": 0, "step": 8, "median_dsi": 0.2, "density": None},
+    ]
+    (zero, quarter) = over_seeds(rows)
+    assert zero == {
+        "alpha": 0.0,
+        "seeds": [0],
+        "median_dsi": {"median": 0.2, "min": 0.2, "max": 0.2, "runs": 1},
+        "density": None,
+    }
+    assert quarter["seeds"] == [0, 1, 2]
+    assert quarter["median_dsi"] == {"median": 0.4, "min": 0.3, "max": 0.5, "runs": 3}
+    # A number missing in one run: the median of the runs that have it, counted.
+    assert quarter["density"] == {"median": 3.0, "min": 2.0, "max": 4.0, "runs": 2}

@@ -37,6 +37,11 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys):
     rows = metrics["alpha_sweep"]
     assert [r["alpha"] for r in rows] == [0.0, 0.25]
     assert all(r["median_dsi"] is not None for r in rows)
+    # Each run stands beside its own untrained and alpha = 0 networks.
+    assert all(r["untrained_median_dsi"] is not None for r in rows)
+    assert all(r["alpha_0_median_dsi"] is not None for r in rows)
+    assert [e["alpha"] for e in metrics["over_seeds"]] == [0.0, 0.25]
+    assert metrics["over_seeds"][1]["median_dsi"]["runs"] == 1
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_median_dsi.png").exists()
     # A rerun finds every run finished and only analyses again.
     mtime = (tmp_path / "sweep" / "alpha-0-seed-0" / "finished.json").stat().st_mtime_ns

@@ -123,6 +123,33 @@ def _row(result: dict[str, Any], block: str) -> dict[str, Any]:
     }
 
 
+def over_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per alpha, the median and range over seeds of every number of the rows
+    (each row one run): a headline number is a median over seeds with its
+    range, never one run. A number missing in some runs counts the runs that
+    have it."""
+    out = []
+    for alpha in sorted({r["alpha"] for r in rows}, key=lambda a: (a is None, a)):
+        runs = [r for r in rows if r["alpha"] == alpha]
+        entry: dict[str, Any] = {"alpha": alpha, "seeds": sorted(r["seed"] for r in runs)}
+        for key in runs[0]:
+            if key in ("label", "alpha", "seed", "step"):
+                continue
+            values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+            entry[key] = (
+                {
+                    "median": float(np.median(values)),
+                    "min": float(min(values)),
+                    "max": float(max(values)),
+                    "runs": len(values),
+                }
+                if values
+                else None
+            )
+        out.append(entry)
+    return out
+
+
 def _macaque(quantity: str, what: str) -> str:
     """A macaque cell: the sourced value and what it is compared with."""
     b = baseline(quantity)
@@ -519,6 +546,29 @@ def _load_controls(target, source: Path) -> dict[str, Any]:
     }
 
 
+def _controls_of(
+    target, source: Path, result: dict[str, Any], device, sets: StimulusSets
+) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
+    """The controls of one analysed model, each analysed alike (None, with
+    the reason, where one cannot be had)."""
+    block = target.config.analysis.block
+    networks: dict[str, dict[str, Any] | None] = {}
+    reasons: dict[str, str] = {}
+    for name, control in _load_controls(target, source).items():
+        if isinstance(control, str):
+            networks[name], reasons[name] = None, control
+            continue
+        print(f"analysing the control: {control.label} ...", file=sys.stderr)
+        networks[name] = analyze_target(control, device, sets)
+    positions = target.positions.get(block)
+    if positions is None:
+        networks["shuffled_positions"] = None
+        reasons["shuffled_positions"] = f"no positions for {block}"
+    else:
+        networks["shuffled_positions"] = shuffled_map_metrics(result, target, positions)
+    return networks, reasons
+
+
 def run_analysis(
     sources: list[Path], out: Path, *, over_training: bool = False, device=None
 ) -> dict[str, Any]:
@@ -538,21 +588,16 @@ def run_analysis(
         print(f"analysing {t.label} ...", file=sys.stderr)
         results.append(analyze_target(t, device, sets))
     main = results[0]
-
-    networks: dict[str, dict[str, Any] | None] = {"model": main}
-    reasons: dict[str, str] = {}
-    for name, control in _load_controls(target, sources[0]).items():
-        if isinstance(control, str):
-            networks[name], reasons[name] = None, control
-            continue
-        print(f"analysing the control: {CONTROL_LABELS[name]} ...", file=sys.stderr)
-        networks[name] = analyze_target(control, device, sets)
-    positions = target.positions.get(block)
-    if positions is None:
-        networks["shuffled_positions"] = None
-        reasons["shuffled_positions"] = f"no positions for {block}"
-    else:
-        networks["shuffled_positions"] = shuffled_map_metrics(main, target, positions)
+    # The controls of every run of a sweep (of the first checkpoint alone when
+    # the sources are one run's checkpoints), so that each seed and alpha
+    # stands beside its own untrained and alpha = 0 networks.
+    each = [
+        _controls_of(t, s, r, device, sets)
+        for i, (t, s, r) in enumerate(zip(targets, sources, results, strict=True))
+        if i == 0 or not over_training
+    ]
+    networks, reasons = each[0]
+    networks = {"model": main, **networks}
 
     warnings: list[str] = []
     for name, r in networks.items():
@@ -630,24 +675,58 @@ def run_analysis(
     if len(results) > 1:
         key = "step" if over_training else "alpha"
         rows = []
-        for t, r in zip(targets, results, strict=True):
+        for i, (t, r) in enumerate(zip(targets, results, strict=True)):
             a = t.alpha if not isinstance(t.alpha, dict) else t.alpha.get(block)
-            rows.append({"label": t.label, "alpha": a, "step": t.step, **_row(r, block)})
-        rows.sort(key=lambda r: (r[key] is None, r[key]))
+            row = {"label": t.label, "alpha": a, "seed": t.config.seed, "step": t.step}
+            row.update(_row(r, block))
+            if i < len(each):
+                for name in ("untrained", "alpha_0"):
+                    control = each[i][0].get(name)
+                    for k, v in (_row(control, block) if control else {}).items():
+                        row[f"{name}_{k}"] = v
+            rows.append(row)
+        rows.sort(key=lambda r: (r[key] is None, r[key], r["seed"]))
         metrics["over_training" if over_training else "alpha_sweep"] = clean(rows)
-        names = [k for k in rows[0] if k not in ("label", "alpha", "step")]
+        if not over_training:
+            metrics["over_seeds"] = clean(over_seeds(rows))
+        names = [k for k in _row(main, block)]
         sections.append(
             (
                 "Metrics against " + ("training step" if over_training else "alpha"),
                 table(
-                    [key, "run", *names],
-                    [[r[key], r["label"], *[r[n] for n in names]] for r in rows],
+                    [key, "seed", "run", *names],
+                    [[r[key], r["seed"], r["label"], *[r.get(n) for n in names]] for r in rows],
                 ),
             )
         )
+        seeded = [e for e in metrics.get("over_seeds", []) if len(e["seeds"]) > 1]
+        if seeded:
+            keys = [k for k in seeded[0] if k not in ("alpha", "seeds")]
+
+            def cell(v: Any) -> Any:
+                if not isinstance(v, dict):
+                    return None
+                return f"{v['median']:.3g} ({v['min']:.3g} to {v['max']:.3g}; {v['runs']} runs)"
+
+            sections.append(
+                (
+                    "Median over seeds (range)",
+                    table(
+                        ["alpha", "seeds", *keys],
+                        [
+                            [
+                                e["alpha"],
+                                ", ".join(map(str, e["seeds"])),
+                                *[cell(e[k]) for k in keys],
+                            ]
+                            for e in seeded
+                        ],
+                    ),
+                )
+            )
         x = np.asarray([np.nan if r[key] is None else r[key] for r in rows], float)
         for n in names:
-            y = np.asarray([np.nan if r[n] is None else r[n] for r in rows], float)
+            y = np.asarray([np.nan if r.get(n) is None else r[n] for r in rows], float)
             figs.append(
                 Figure(
                     f"{n} against {key}",
