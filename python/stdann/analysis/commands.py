@@ -183,6 +183,14 @@ def _density(d: Any) -> Any:
     return f"{d['density']:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
 
 
+def _counted(d: Any, cls: str) -> Any:
+    """A class's fraction with its count: '0.25 (12 of 48)'."""
+    fraction = get(d, "class_fractions", cls)
+    if fraction is None:
+        return None
+    return f"{fraction:.3g} ({get(d, 'counts', cls)} of {get(d, 'units')})"
+
+
 def _ratio(d: Any) -> Any:
     if not isinstance(d, dict) or d.get("units") is None:
         return None
@@ -294,13 +302,13 @@ _ROWS: list[Row] = [
     ),
     (
         "pattern cells (fraction of direction-selective units)",
-        lambda r, b: get(r, "pattern_motion", "class_fractions", "pattern"),
-        _macaque("mt_pattern_cell_fraction", "as a fraction"),
+        lambda r, b: _counted(get(r, "pattern_motion"), "pattern"),
+        _macaque("mt_pattern_cell_fraction", "percent; the model's is a fraction"),
     ),
     (
         "component cells (fraction of direction-selective units)",
-        lambda r, b: get(r, "pattern_motion", "class_fractions", "component"),
-        _macaque("mt_component_cell_fraction", "as a fraction"),
+        lambda r, b: _counted(get(r, "pattern_motion"), "component"),
+        _macaque("mt_component_cell_fraction", "percent; the model's is a fraction"),
     ),
     (
         "median preferred speed, tuned units (deg/s)",

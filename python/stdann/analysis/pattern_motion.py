@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stdann.analysis.tuning import (
+    GRATING_TABLE_COLUMNS,
     TuningError,
     interpolate_tuning_curve,
     median_and_quartiles,
@@ -278,14 +279,7 @@ def pattern_component(
 
 #: Columns `plaid_experiment` needs in a grating table and in a plaid table
 #: (those `stdann.stimuli.drifting_gratings` and `plaids` write; others are ignored).
-GRATING_COLUMNS = (
-    "direction_deg",
-    "spatial_frequency_cpd",
-    "temporal_frequency_hz",
-    "phase_deg",
-    "contrast",
-    "blank",
-)
+GRATING_COLUMNS = GRATING_TABLE_COLUMNS
 PLAID_COLUMNS = (*GRATING_COLUMNS[:1], "plaid_angle_deg", *GRATING_COLUMNS[1:])
 
 # Stimulus parameters written from the same numbers agree exactly; this only
