@@ -178,6 +178,7 @@ def test_summary():
     assert s["offset_deg_per_s"]["median"] == pytest.approx(0.5, abs=1e-3)
     assert s["sigma"]["median"] == pytest.approx(1.0, rel=1e-4)
     assert s["sigma"]["n"] == 3 and s["half_maximum_ratio"]["n"] == 3
+    assert s["sigma_at_lower_bound"] == 0
     # b minus the blank: 2 - 1, 0 - 0, 1 - 0.
     assert s["baseline_minus_blank"]["median"] == pytest.approx(1.0, abs=1e-3)
     assert s["r_squared"]["n"] == 5
@@ -212,3 +213,15 @@ def test_bad_inputs():
         speed_tuning(np.ones((8, 1)), SPEEDS, extend=0.5)
     with pytest.raises(TuningError, match="blank"):
         speed_tuning(np.ones((8, 2)), SPEEDS, blank=[0.0])
+
+
+def test_a_peak_on_one_speed_has_no_measured_width():
+    # A response at one speed alone: the fit's sigma falls to its lower bound,
+    # a width the octave-spaced speeds cannot resolve, left out of sigma's summary.
+    spike = np.where(SPEEDS == 4.0, 5.0, 1.0)[:, None]
+    fit = speed_tuning(np.concatenate([spike, curves_of(KNOWN[:1])], axis=1), SPEEDS)
+    assert fit.tuned.all()
+    assert fit.sigma_at_bound.tolist() == [True, False]
+    assert fit.preferred_speed[0] == pytest.approx(4.0, rel=0.05)
+    s = fit.summary()
+    assert s["sigma"]["n"] == 1 and s["sigma_at_lower_bound"] == 1

@@ -325,6 +325,23 @@ _ROWS: list[Row] = [
         lambda r, b: get(r, "speed", "sigma", "median"),
         _macaque("mt_speed_tuning_log_gaussian_sigma", "a mean"),
     ),
+    (
+        "tuned units peaking on one speed (width below the sampling)",
+        lambda r, b: get(r, "speed", "sigma_at_lower_bound"),
+        "",
+    ),
+    (
+        "speed classes: tuned / low-pass / high-pass / unfitted",
+        lambda r, b: (
+            " / ".join(
+                str(get(r, "speed", "classes", c, "count"))
+                for c in ("tuned", "low-pass", "high-pass", "unfitted")
+            )
+            if get(r, "speed", "classes")
+            else None
+        ),
+        _macaque("mt_speed_class_tuned", "percent tuned; low pass 25%, broadband 28%"),
+    ),
 ]
 
 #: Rows that the shuffled-positions control changes (the maps).

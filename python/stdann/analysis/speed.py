@@ -125,6 +125,14 @@ class SpeedTuning:
         return self.speed_class != "unfitted"
 
     @property
+    def sigma_at_bound(self) -> np.ndarray:
+        """(U,) bool: sigma at the lower end of its search range, a curve that
+        peaks on one speed sample: its width is below what the speeds shown
+        resolve (an octave apart, ln 2 = 0.69 in sigma's units)."""
+        with np.errstate(invalid="ignore"):
+            return self.sigma <= _SIGMA_RANGE[0] * (1 + 1e-3)
+
+    @property
     def tuned(self) -> np.ndarray:
         """(U,) bool: the units whose peak lies inside the speeds shown."""
         return self.speed_class == "tuned"
@@ -142,7 +150,8 @@ class SpeedTuning:
         Keys: `units` (counted), `fitted` and `fraction_fitted`; `classes`:
         {class: {"count", "fraction"}} for each of `SPEED_CLASSES`, fractions
         of the units counted; `preferred_speed_deg_per_s` (v_pref),
-        `offset_deg_per_s` (s0), `sigma`, `half_maximum_ratio` and
+        `offset_deg_per_s` (s0), `sigma` (over the tuned units whose sigma is not
+        at its lower bound, counted in `sigma_at_lower_bound`), `half_maximum_ratio` and
         `baseline_minus_blank` (b minus the blank, where one was handed in):
         {"n", "q1", "median", "q3"} over the tuned units; `r_squared` the same
         over every fitted unit; `speeds_deg_per_s`, `tested_range_deg_per_s`,
@@ -172,7 +181,10 @@ class SpeedTuning:
             },
             "preferred_speed_deg_per_s": median_and_quartiles(self.preferred_speed[tuned]),
             "offset_deg_per_s": median_and_quartiles(self.offset[tuned]),
-            "sigma": median_and_quartiles(self.sigma[tuned]),
+            # A width at the search's lower bound is a peak on one speed sample:
+            # narrower than the sampling can tell, so not a measured width.
+            "sigma": median_and_quartiles(self.sigma[tuned & ~self.sigma_at_bound]),
+            "sigma_at_lower_bound": int((tuned & self.sigma_at_bound).sum()),
             "half_maximum_ratio": median_and_quartiles(self.half_maximum_ratio[tuned]),
             "baseline_minus_blank": median_and_quartiles((self.baseline - blank)[tuned]),
             "r_squared": median_and_quartiles(self.r_squared[fitted]),
