@@ -72,6 +72,12 @@ def test_demo_pipeline_writes_every_artefact_and_a_report_that_opens(tmp_path):
         assert (out / "figures" / f"{name}.png").exists(), name
         assert (out / "figures" / f"{name}.svg").exists(), name
     assert (out / "tuning" / "layer3.1.npz").exists()
+    # One grating set per config: the swap stage's positions were optimised on
+    # responses to the very gratings the analysis measures tuning with.
+    swap_table = (run / "3-swap" / "responses" / "stimuli.csv").read_text()
+    assert swap_table == (out / "responses" / "stimuli.csv").read_text()
+    # MICRO: 4 directions x 1 phase; paper.yaml: 2 spatial x 2 temporal frequencies.
+    assert swap_table.count("\n") == 4 * 2 * 2 * 1 + 2  # and the header and the blank
     assert (out / "responses" / "layer3.1.npy").exists()
     html = (out / "report.html").read_text()
     assert "reduced scale" in html

@@ -136,7 +136,7 @@ def polar_histograms_figure(
     preferred directions (`stdann.analysis.population` statistics)."""
     n = max(1, len(populations))
     fig, axes = plt.subplots(
-        1, n, figsize=(3.2 * n, 3.4), subplot_kw={"projection": "polar"}, squeeze=False
+        1, n, figsize=(3.8 * n, 3.6), subplot_kw={"projection": "polar"}, squeeze=False
     )
     colours = list(COLOURS.values())
     for i, (ax, (who, p)) in enumerate(zip(axes[0], populations, strict=False)):
