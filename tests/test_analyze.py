@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from stdann.analysis.analyze import analyze_target, clean, print_warnings, warnings_of
+from stdann.analysis.commands import _row
 from stdann.analysis.targets import AnalysisError, AnalysisTarget, check_block
 from stdann.cli import main as stdann_main
 from stdann.config import load_config
@@ -254,6 +255,9 @@ def test_motion_energy_units_have_their_planted_direction_selectivity_and_class(
     assert near["observed"] < near["shuffled"] / 2, near
     smooth = m["smoothness"]
     assert smooth["observed_deg"][0] < smooth["shuffled_deg"][0] / 2, smooth
+    # The report's and the sweep's row read the same number from the arrays.
+    row = _row(result, "layer3.1")
+    assert row["nearby_direction_difference_deg"] == pytest.approx(smooth["observed_deg"][0])
     json.dumps(clean(public(result)), allow_nan=False)
 
 

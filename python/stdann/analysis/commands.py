@@ -105,7 +105,11 @@ def get(d: Any, *keys: str) -> Any:
 
 
 def _first(values: Any) -> Any:
-    return values[0] if isinstance(values, list) and values else None
+    """The first of a list or array of numbers (None for none, or NaN)."""
+    if not isinstance(values, list | tuple | np.ndarray) or len(values) == 0:
+        return None
+    first = float(values[0]) if values[0] is not None else None
+    return first if first is not None and np.isfinite(first) else None
 
 
 def _row(result: dict[str, Any], block: str) -> dict[str, Any]:
