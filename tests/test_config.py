@@ -88,3 +88,21 @@ def test_topography_section_drives_the_sheets_and_unit_shapes():
     assert topo.width == config.model.width
     assert topo.sheets["layer1.0"].neighbourhood_width_mm == 0.1
     assert topo.sheets["layer3.1"].area == "MT"
+
+
+def test_a_saved_config_from_an_earlier_stdann_takes_the_keys_it_lacks_from_paper_yaml():
+    from stdann.config import config_from_saved
+
+    saved = load_config(CONFIGS / "tiny.yaml").to_dict()
+    del saved["analysis"]["responsive_fraction"]
+    del saved["train"]["checkpoint_every_minutes"]
+    config, filled = config_from_saved(saved)
+    assert filled == ["analysis.responsive_fraction", "train.checkpoint_every_minutes"]
+    paper = load_config(CONFIGS / "paper.yaml")
+    assert config.analysis.responsive_fraction == paper.analysis.responsive_fraction
+    # What the checkpoint holds is kept: tiny's width, not paper's.
+    assert config.model.width == 8
+    assert config_from_saved(load_config(CONFIGS / "tiny.yaml").to_dict())[1] == []
+    saved["analysis"]["no_such_key"] = 1
+    with pytest.raises(ConfigError, match="no_such_key"):
+        config_from_saved(saved)

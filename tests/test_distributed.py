@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,3 +144,62 @@ def test_the_recipe_runs_under_two_ranks(tmp_path):
     state = load_checkpoint(out / "4-topographic" / "checkpoints" / "step-000000002.pt")
     assert len(state["random_states"]) == 2
     assert (out / "finished.json").exists()
+
+
+def _stopping_worker(
+    rank: int, world: int, port: int, overrides: list[str], out: str, signal_rank: int | None
+) -> None:
+    import signal
+
+    from stdann.train import loop
+    from stdann.train.signals import Stopped
+    from train_fixtures import signalling
+
+    _environment(rank, world, port)
+    if rank == signal_rank:
+        # One rank alone gets SIGUSR1, in its second step: the other never does.
+        loop.clips_to_input = signalling(loop.clips_to_input, 2, signal.SIGUSR1)
+    try:
+        try:
+            train(load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False)
+        except Stopped as stopped:
+            # Every rank stops after the same step, and says so.
+            assert stopped.step == 2 and stopped.signum == signal.SIGUSR1, stopped
+        else:
+            assert signal_rank is None, "a signalled run went on to its end"
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_two_ranks_agree_on_the_step_a_signal_stops_them_at(tmp_path):
+    """SIGUSR1 to rank 1 alone, as in its second step; both ranks stop after
+    step 2, rank 0 writes the checkpoint with both ranks' random states, and
+    the resumed run ends bit-identical to a run never stopped."""
+    corpus = micro_corpus(tmp_path / "videos")
+    overrides = [*MICRO, f"data.root={corpus}", "train.probe_every=0", "train.steps=4"]
+
+    def run(out: Path, signal_rank: int | None = None) -> None:
+        mp.spawn(
+            _stopping_worker,
+            args=(2, free_port(), overrides, str(out), signal_rank),
+            nprocs=2,
+            join=True,
+        )
+
+    run(tmp_path / "straight")
+    run(tmp_path / "stopped", signal_rank=1)
+    stopped = load_checkpoint(tmp_path / "stopped" / "checkpoints" / "step-000000002.pt")
+    assert stopped["step"] == 2 and len(stopped["random_states"]) == 2
+    assert sorted(p.name for p in (tmp_path / "stopped" / "checkpoints").iterdir()) == [
+        "step-000000002.pt"
+    ]
+    assert not (tmp_path / "stopped" / "finished.json").exists()
+    run(tmp_path / "stopped")
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "step-000000004.pt")
+    b = load_checkpoint(tmp_path / "stopped" / "checkpoints" / "step-000000004.pt")
+    for part in ("encoder_q", "encoder_k"):
+        for k, v in a["moco"][part].items():
+            assert torch.equal(v, b["moco"][part][k]), (part, k)
+    for k in ("queue", "queue_videos", "queue_ptr"):
+        assert torch.equal(a["moco"][k], b["moco"][k]), k

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
 
 import pytest
 
 from stdann.cli import main as stdann_main
-from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus
+from stdann.train import loop
+from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
+from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus, signalling
 
 pytestmark = pytest.mark.slow
 
 
-def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys):
+def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, monkeypatch):
     corpus = micro_corpus(tmp_path / "videos")
     sets = [*MICRO_RECIPE, f"data.root={corpus}"]
     args = [
@@ -30,7 +35,16 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys):
     commands = capsys.readouterr().out.strip().splitlines()
     assert len(commands) == 2 and all(c.startswith("stdann recipe ") for c in commands)
     assert "topography.alpha=0.25" in commands[0] and "alpha-0.25-seed-0" in commands[0]
+    # SIGTERM in the first run's first step: the sweep stops (75) and the rerun resumes it.
+    monkeypatch.setattr(loop, "clips_to_input", signalling(loop.clips_to_input, 1, signal.SIGTERM))
+    assert stdann_main(args) == EXIT_STOPPED
+    monkeypatch.undo()
+    first = tmp_path / "sweep" / "alpha-0.25-seed-0" / "1-pretrain" / "checkpoints"
+    assert json.loads((tmp_path / "sweep" / STOPPED_MARKER).read_text())["checkpoint"] == str(
+        first / "step-000000001.pt"
+    )
     assert stdann_main(args) == 0
+    assert not (tmp_path / "sweep" / STOPPED_MARKER).exists()
     for name in ("alpha-0.25-seed-0", "alpha-0-seed-0"):
         assert (tmp_path / "sweep" / name / "finished.json").exists()
     metrics = json.loads((tmp_path / "sweep" / "analysis" / "metrics.json").read_text())
@@ -61,3 +75,31 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_sweep_prints_a_slurm_job_array_that_requeues_a_stopped_run(tmp_path, capsys):
+    args = ["sweep", "--config", str(CONFIGS / "tiny.yaml"), "--alphas", "0,0.25", "--seeds", "2"]
+    args += ["--set", "data.root=/data/my videos", "--out", str(tmp_path / "sweep")]
+    assert stdann_main([*args, "--print-commands", "slurm", "--nodes", "2"]) == 0
+    script = capsys.readouterr().out
+    assert script.startswith("#!/bin/bash\n")
+    for line in (
+        "#SBATCH --array=0-3",
+        "#SBATCH --nodes=2",
+        "#SBATCH --gpus-per-node=8",
+        "#SBATCH --signal=USR1@300",
+        "#SBATCH --requeue",
+        f'if [ "$status" -eq {EXIT_STOPPED} ] || [ -f "$out/{STOPPED_MARKER}" ]; then',
+        '    scontrol requeue "$SLURM_JOB_ID"',
+    ):
+        assert line in script.splitlines(), line
+    assert 'torchrun --nnodes="$SLURM_NNODES" --nproc-per-node=8' in script
+    assert "--signals-to-handle=SIGTERM,SIGINT,SIGUSR1" in script
+    cases = [x.strip() for x in script.splitlines() if x.strip()[:2] in ("0)", "1)", "2)", "3)")]
+    assert len(cases) == 4
+    assert f"out={tmp_path}/sweep/alpha-0.25-seed-1;" in cases[3]
+    assert "--set 'data.root=/data/my videos' --set topography.alpha=0.25 --set seed=1" in cases[3]
+    if shutil.which("bash"):
+        path = tmp_path / "sweep.sbatch"
+        path.write_text(script)
+        subprocess.run(["bash", "-n", str(path)], check=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +76,19 @@ def micro_corpus(root: Path, count: int = 8) -> Path:
     for i in range(count):
         moving_texture_video(root / f"texture{i}.mp4", i)
     return root
+
+
+def signalling(clips_to_input: Callable, step: int, signum: int) -> Callable:
+    """`clips_to_input` that sends `signum` to its own process while the training
+    loop prepares its `step`-th batch (counted from this process's first), as a
+    scheduler's signal comes in mid-step; for `stdann.train.loop.clips_to_input`."""
+    calls = 0
+
+    def hooked(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == step:
+            os.kill(os.getpid(), signum)
+        return clips_to_input(*args, **kwargs)
+
+    return hooked

@@ -96,6 +96,7 @@ class TrainConfig:
     compile: bool
     log_every: int
     checkpoint_every: int
+    checkpoint_every_minutes: float
     keep_checkpoints: int
     probe_every: int
     tensorboard: bool
@@ -201,6 +202,7 @@ RUN_LENGTH_AND_LOGGING = frozenset(
         "train.steps",
         "train.log_every",
         "train.checkpoint_every",
+        "train.checkpoint_every_minutes",
         "train.keep_checkpoints",
         "train.probe_every",
         "train.tensorboard",
@@ -383,6 +385,28 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     return config
 
 
+#: The root config of a source checkout. Its values fill the keys that a
+#: checkpoint written by an earlier stdann lacks (a key added since), so that
+#: old runs stay readable; an installed wheel has no such file.
+PAPER_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "paper.yaml"
+
+
+def config_from_saved(data: dict[str, Any]) -> tuple[Config, list[str]]:
+    """(config, keys filled) of a config stored in a checkpoint: the keys it
+    lacks, added to stdann after it was written, are taken from
+    `configs/paper.yaml` where that file is found, and named; anything else
+    wrong is a ConfigError as in `config_from_dict`."""
+    try:
+        return config_from_dict(data), []
+    except ConfigError as err:
+        if not str(err).startswith("missing key") or not PAPER_CONFIG.is_file():
+            raise
+    root = _read_yaml(PAPER_CONFIG)
+    saved = flatten(data)
+    filled = sorted(k for k in flatten(root) if k not in saved)
+    return config_from_dict(_merge(root, data)), filled
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """The config at `path` (with its base chain) and the overrides applied, checked."""
     path = Path(path)
@@ -431,6 +455,10 @@ def validate(c: Config) -> None:
     _check(
         min(t.log_every, t.checkpoint_every, t.keep_checkpoints) >= 1 and t.probe_every >= 0,
         "train: log_every, checkpoint_every, keep_checkpoints >= 1; probe_every >= 0",
+    )
+    _check(
+        t.checkpoint_every_minutes >= 0,
+        "train.checkpoint_every_minutes must be >= 0 (0: by steps alone)",
     )
     a = c.analysis
     _check(

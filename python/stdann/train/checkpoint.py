@@ -6,11 +6,15 @@ tensors or plain numbers, the config as plain data). It is written to a
 temporary file in the run folder, flushed to disk, renamed over its name and
 the folder synced, so a run killed while writing leaves the previous
 checkpoints intact; the last `keep` are kept.
+
+A resume starts from the newest checkpoint that loads: a damaged one (a
+failed copy truncates it) is skipped with a warning and left where it is.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import re
 from pathlib import Path
@@ -24,6 +28,8 @@ from stdann.model.moco import MoCo
 
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
 FORMAT = "stdann-checkpoint-1"
+
+log = logging.getLogger("stdann.checkpoint")
 
 
 class CheckpointError(RuntimeError):
@@ -86,10 +92,14 @@ def set_random_states(states: dict[str, Any]) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep: int) -> Path:
-    """Write `state` as the checkpoint of `step` and remove all but the last `keep`."""
+    """Write `state` as the checkpoint of `step` and remove all but the last `keep`
+    up to it."""
     path = checkpoint_path(folder, step)
     atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
-    for _, old in list_checkpoints(folder)[:-keep]:
+    # Checkpoints of later steps are damaged ones a resume skipped: counting
+    # them would remove the good ones before this run has replaced them.
+    earlier = [p for s, p in list_checkpoints(folder) if s < step]
+    for old in earlier[: max(0, len(earlier) - (keep - 1))]:
         old.unlink(missing_ok=True)
     return path
 
@@ -106,6 +116,43 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"'{path}': not a stdann checkpoint (format {FORMAT})")
     return state
+
+
+def load_newest_checkpoint(
+    folder: Path, map_location: str | torch.device = "cpu"
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """(path, state) of the newest checkpoint in `folder` that loads, or (None,
+    None) when it holds none. One that does not load is skipped with a warning
+    on stderr and left in place; when none loads, that is a CheckpointError."""
+    found = list_checkpoints(folder)
+    skipped = []
+    for _, path in reversed(found):
+        try:
+            state = load_checkpoint(path, map_location)
+        except CheckpointError as err:
+            log.warning("skipping %s", err)
+            skipped.append(str(err))
+            continue
+        if skipped:
+            log.warning("resuming from '%s' instead", path)
+        return path, state
+    if found:
+        raise CheckpointError(
+            f"'{folder}': none of its {len(found)} checkpoints is readable ({'; '.join(skipped)}); "
+            "restore one from a copy, or start again in another folder"
+        )
+    return None, None
+
+
+def newest_readable_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint in `folder` that loads, or None; skips quietly."""
+    for _, path in reversed(list_checkpoints(folder)):
+        try:
+            load_checkpoint(path)
+        except CheckpointError:
+            continue
+        return path
+    return None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -160,14 +207,20 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def backbone_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"):
     """(backbone, config) of a checkpoint: the query encoder's r3d_18 with its
     trained weights (batch-norm groups and SyncBN load as plain BatchNorm3d)."""
-    from stdann.config import ConfigError, config_from_dict
+    from stdann.config import ConfigError, config_from_saved
     from stdann.model.moco import Encoder
 
     state = load_checkpoint(path, map_location)
     try:
-        config = config_from_dict(state["config"])
+        config, filled = config_from_saved(state["config"])
     except (KeyError, ConfigError) as err:
         raise CheckpointError(f"'{path}': its config cannot be read ({err})") from None
+    if filled:
+        log.warning(
+            "'%s' was written before stdann had %s: taken from configs/paper.yaml",
+            path,
+            ", ".join(filled),
+        )
     encoder = Encoder(config.model.width, config.model.head_hidden, config.model.embedding_dim)
     try:
         encoder.load_state_dict(state["moco"]["encoder_q"])

@@ -1,13 +1,24 @@
-"""`stdann train`, `stdann recipe`, `stdann responses` and `stdann export`."""
+"""`stdann train`, `stdann recipe`, `stdann sweep`, `stdann responses` and `stdann export`.
+
+Exit status: 0 done; 1 a diverged run or a file that could not be written; 2
+bad input (config, data, checkpoint); 75 (`EXIT_STOPPED`) stopped by a signal
+after a checkpoint, to be run again, which resumes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from stdann.atomic import atomic_write
+from stdann.atomic import WriteError, atomic_write, atomic_write_text
 from stdann.config import ConfigError, add_override_argument, load_config
 from stdann.data import VideoError
 from stdann.model.recording import BlockResponsesError
@@ -17,10 +28,14 @@ from stdann.train.checkpoint import (
     CheckpointError,
     backbone_from_checkpoint,
     file_sha256,
+    newest_readable_checkpoint,
     resolve_checkpoint,
 )
 from stdann.train.loop import NonFiniteLossError, TrainingError, train
 from stdann.train.recipe import run_recipe, write_grating_responses
+from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER, Stopped, StopSignals
+
+T = TypeVar("T")
 
 #: Errors that stop a command before or during a run, with a message for the user.
 USER_ERRORS = (
@@ -31,6 +46,7 @@ USER_ERRORS = (
     VideoError,
     StimulusError,
     BlockResponsesError,
+    WriteError,
 )
 
 
@@ -42,43 +58,91 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _fail(command: str, err: Exception) -> int:
-    print(f"stdann {command}: {type(err).__name__}: {err}", file=sys.stderr)
-    # A diverged run (1) is not a usage or input error (2).
-    return 1 if isinstance(err, NonFiniteLossError) else 2
+    message = f"{err}"
+    if isinstance(err, WriteError):
+        good = last_good_checkpoint(err.path)
+        message += f"; the last good checkpoint is '{good}'" if good else "; no checkpoint yet"
+    print(f"stdann {command}: {type(err).__name__}: {message}", file=sys.stderr)
+    # A diverged run or a failed write (1) is not a usage or input error (2).
+    return 1 if isinstance(err, NonFiniteLossError | WriteError) else 2
+
+
+def last_good_checkpoint(path: Path) -> Path | None:
+    """The newest readable checkpoint of the run that `path` (a file it failed to
+    write) belongs to: the nearest `checkpoints` folder at or above its folder."""
+    for folder in list(path.parents)[:3]:
+        checkpoints = folder if folder.name == "checkpoints" else folder / "checkpoints"
+        if checkpoints.is_dir():
+            return newest_readable_checkpoint(checkpoints)
+    return None
 
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
 
+def _is_rank_0() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _stoppable(command: str, out: Path, run: Callable[[], T]) -> tuple[int, T | None]:
+    """(exit status, what `run()` returned): `run()` with the stop signals handled
+    and the user's errors reported."""
+    if _is_rank_0():
+        # Unremovable (a read-only folder) is not worth a message: the run's
+        # first write will fail with one.
+        with contextlib.suppress(OSError):
+            (out / STOPPED_MARKER).unlink(missing_ok=True)
+    try:
+        with StopSignals(deferred=False):
+            return 0, run()
+    except Stopped as stop:
+        print(f"stdann {command}: {stop}", file=sys.stderr)
+        if _is_rank_0():
+            marker = {
+                "signal": signal.Signals(stop.signum).name,
+                "step": stop.step,
+                "checkpoint": str(stop.checkpoint) if stop.checkpoint else None,
+                "exit_status": EXIT_STOPPED,
+            }
+            with contextlib.suppress(OSError):  # the exit status tells it too
+                atomic_write_text(out / STOPPED_MARKER, json.dumps(marker) + "\n")
+        return EXIT_STOPPED, None
+    except USER_ERRORS as err:
+        return _fail(command, err), None
+
+
 def run_train(args: argparse.Namespace) -> int:
     _logging()
-    try:
-        config = load_config(args.config, args.overrides)
-        result = train(
-            config,
+    status, result = _stoppable(
+        "train",
+        args.out,
+        lambda: train(
+            load_config(args.config, args.overrides),
             args.out,
             resume=not args.restart,
             init_weights=args.init,
             positions=args.positions,
             progress=not args.no_progress,
-        )
-    except USER_ERRORS as err:
-        return _fail("train", err)
-    if result.checkpoint is not None:
+        ),
+    )
+    if result is not None and result.checkpoint is not None:
         print(result.checkpoint)
-    return 0
+    return status
 
 
 def run_recipe_command(args: argparse.Namespace) -> int:
     _logging()
-    try:
-        config = load_config(args.config, args.overrides)
-        final = run_recipe(config, args.out, progress=not args.no_progress)
-    except USER_ERRORS as err:
-        return _fail("recipe", err)
-    print(final)
-    return 0
+    status, final = _stoppable(
+        "recipe",
+        args.out,
+        lambda: run_recipe(
+            load_config(args.config, args.overrides), args.out, progress=not args.no_progress
+        ),
+    )
+    if final is not None:
+        print(final)
+    return status
 
 
 def _numbers(text: str, kind, what: str) -> list:
@@ -89,22 +153,47 @@ def _numbers(text: str, kind, what: str) -> list:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from stdann.train.sweep import run_sweep, sweep_commands
+    from stdann.train.sweep import run_sweep, slurm_script, sweep_commands
 
     _logging()
     try:
         alphas = _numbers(args.alphas, float, "--alphas")
         seeds = list(range(args.seeds))
+        if args.print_commands == "slurm":
+            print(
+                slurm_script(
+                    args.config,
+                    args.overrides,
+                    alphas,
+                    seeds,
+                    args.out,
+                    nodes=args.nodes,
+                    gpus_per_node=args.gpus_per_node,
+                ),
+                end="",
+            )
+            return 0
         if args.print_commands:
             for line in sweep_commands(args.config, args.overrides, alphas, seeds, args.out):
                 print(line)
             return 0
-        config = load_config(args.config, args.overrides)
-        run_sweep(config, alphas, seeds, args.out, progress=not args.no_progress)
     except USER_ERRORS as err:
         return _fail("sweep", err)
-    print(args.out / "analysis" / "report.html")
-    return 0
+
+    status, _ = _stoppable(
+        "sweep",
+        args.out,
+        lambda: run_sweep(
+            load_config(args.config, args.overrides),
+            alphas,
+            seeds,
+            args.out,
+            progress=not args.no_progress,
+        ),
+    )
+    if status == 0:
+        print(args.out / "analysis" / "report.html")
+    return status
 
 
 def run_responses(args: argparse.Namespace) -> int:
@@ -178,8 +267,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
     p.add_argument(
         "--print-commands",
-        action="store_true",
-        help="print one command per run for a cluster's scheduler instead of running",
+        nargs="?",
+        const="shell",
+        choices=["shell", "slurm"],
+        help="instead of running: one `stdann recipe` line per run (shell, the default), or "
+        "a SLURM job-array script that runs each under torchrun and requeues a stopped one",
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="--print-commands slurm: nodes per run (default 1)"
+    )
+    p.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=8,
+        help="--print-commands slurm: GPUs per node (default 8)",
     )
     p.set_defaults(run=run_sweep_command)
 

@@ -12,11 +12,14 @@ One call of `train` runs (or resumes) one stage in one run folder:
     RUN/finished.json       written last: the stage is complete
 
 It runs the same on one CPU, one GPU and under torchrun (one process per
-GPU, torch.distributed initialised from torchrun's environment).
+GPU, torch.distributed initialised from torchrun's environment). A stop
+signal (SIGTERM, SIGINT, SIGUSR1) ends it after the step in progress, with a
+checkpoint (`stdann.train.signals`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -31,7 +34,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from stdann.atomic import atomic_write, atomic_write_text
+from stdann.atomic import LineLog, WriteError, atomic_write, atomic_write_text
 from stdann.config import Config, config_differences
 from stdann.data import VideoClipLoader, VideoError
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
@@ -48,16 +51,19 @@ from stdann.topo import (
 from stdann.topo.sheets import topography_from_config
 from stdann.train.checkpoint import (
     CheckpointError,
+    checkpoint_path,
     file_sha256,
     latest_checkpoint,
     load_checkpoint,
     load_moco_state,
+    load_newest_checkpoint,
     moco_state,
     random_states,
     save_checkpoint,
     set_random_states,
 )
 from stdann.train.probe import ProbeSet, knn_probe
+from stdann.train.signals import Stopped, StopSignals, agree
 
 log = logging.getLogger("stdann.train")
 
@@ -215,7 +221,8 @@ def train(
 
     `stop_at` ends the run after that many steps, with a checkpoint, as if it
     had been stopped there: the schedules still run over `train.steps`, so a
-    resume continues exactly where the full run would have been.
+    resume continues exactly where the full run would have been. A stop signal
+    does the same at the step it comes in and then raises `Stopped`.
     """
     out = Path(out)
     rank, world, local_world = distributed_context()
@@ -230,12 +237,10 @@ def train(
 
     # Everything that can be wrong is checked before the first step.
     checkpoint_dir = out / "checkpoints"
-    resume_from = latest_checkpoint(checkpoint_dir) if resume else None
     if not resume and latest_checkpoint(checkpoint_dir) is not None:
         raise TrainingError(f"'{out}' already holds checkpoints: resume, or use another folder")
-    saved = None
-    if resume_from is not None:
-        saved = load_checkpoint(resume_from)
+    resume_from, saved = load_newest_checkpoint(checkpoint_dir) if resume else (None, None)
+    if saved is not None:
         changed = config_differences(saved["config"], config.to_dict())
         if changed:
             raise CheckpointError(
@@ -356,7 +361,7 @@ def train(
         except VideoError as err:
             raise TrainingError(f"no usable probe clips in data.root '{d.root}': {err}") from None
     writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None
-    metrics = open(out / "metrics.jsonl", "a") if rank == 0 else None
+    metrics = LineLog(out / "metrics.jsonl") if rank == 0 else None
     chance = math.log(config.moco.queue + 1)
     temperature = config.moco.temperature
 
@@ -394,12 +399,14 @@ def train(
     def record(entry: dict[str, Any]) -> None:
         if metrics is None:
             return
-        metrics.write(json.dumps(entry) + "\n")
-        metrics.flush()
+        metrics.write_line(json.dumps(entry))
         if writer is not None:
-            for k, v in entry.items():
-                if k != "step" and isinstance(v, int | float):
-                    writer.add_scalar(k, v, entry["step"])
+            try:
+                for k, v in entry.items():
+                    if k != "step" and isinstance(v, int | float):
+                        writer.add_scalar(k, v, entry["step"])
+            except OSError as err:  # raised again from TensorBoard's writer thread
+                raise WriteError(out / "tensorboard", err) from err
 
     bar = None
     if progress and rank == 0:
@@ -409,11 +416,14 @@ def train(
     last_path = None
     window = _Window()
     moco.train()
+    stop = StopSignals(deferred=True).install()
+    stopped_by = 0  # the stop signal the ranks agreed to stop for
     try:
         if step == 0 and probe is not None:
             record({"step": 0, **knn_probe(moco.query_encoder(), probe, device, temperature)})
         end = t.steps if stop_at is None else min(stop_at, t.steps)
-        while step < end:
+        saved_at = time.monotonic()
+        while step < end and not stopped_by:
             epoch, first = divmod(step, per_epoch)
             batches = loader.iter_batches(epoch, start=first)
             waited_since = time.perf_counter()
@@ -477,29 +487,49 @@ def train(
                             **knn_probe(moco.query_encoder(), probe, device, temperature),
                         }
                     )
-                if step % t.checkpoint_every == 0 or step in (t.steps, end):
+                elapsed = (time.monotonic() - saved_at) / 60
+                minutes = t.checkpoint_every_minutes
+                stopped_by, clock_due = agree(stop.received, 0 < minutes <= elapsed, device)
+                if (
+                    step % t.checkpoint_every == 0
+                    or step in (t.steps, end)
+                    or stopped_by
+                    or clock_due
+                ):
                     last_path = checkpoint()
+                    saved_at = time.monotonic()
+                if stopped_by:
+                    break
                 waited_since = time.perf_counter()
     except VideoError as err:
         raise TrainingError(f"no usable training data in '{d.root}': {err}") from None
     finally:
+        stop.restore()
         loader.close()
         if bar is not None:
             bar.close()
         if metrics is not None:
             metrics.close()
         if writer is not None:
-            writer.close()
+            # After a failed write TensorBoard's close fails again: the first
+            # error, already on its way, is the one to report.
+            with contextlib.suppress(OSError):
+                writer.close()
         if spatial is not None:
             spatial.remove()
-    if last_path is None and rank == 0:
-        last_path = latest_checkpoint(checkpoint_dir)
     finished = step >= t.steps
+    if stopped_by and not finished:
+        raise Stopped(stopped_by, step, checkpoint_path(checkpoint_dir, step))
+    if last_path is None and rank == 0:
+        last_path = resume_from  # no step taken: the run ends where it resumed
     if rank == 0 and finished:
         atomic_write_text(
             out / "finished.json",
             json.dumps({"step": step, "checkpoint": last_path.name if last_path else None}) + "\n",
         )
+    # A signal that came too late to stop the loop (in its last step or
+    # checkpoint) is the caller's: the recipe must not start its next stage.
+    stop.pass_on(stopped_by)
     return TrainResult(step=step, checkpoint=last_path, finished=finished, moco=moco)
 
 

@@ -4,8 +4,9 @@
     RUN/analysis/               `stdann analyze` over every run: metrics against alpha
 
 Runs go one after another here; `sweep_commands` gives one command per run
-for a cluster's scheduler instead. A rerun skips finished runs and resumes
-the one that was stopped.
+for a cluster's scheduler instead, and `slurm_script` a SLURM job array that
+runs each under torchrun and requeues a run that a signal stopped. A rerun
+skips finished runs and resumes the one that was stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from stdann.config import Config
 from stdann.train.recipe import is_finished, run_recipe, stage_config
+from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
 
 
 def run_name(alpha: float, seed: int) -> str:
@@ -36,6 +38,14 @@ def sweep_runs(
     ]
 
 
+def _config_arguments(config_path: Path, overrides: Sequence[str], alpha: float, seed: int):
+    """--config and --set arguments of `stdann recipe` for one run of the sweep."""
+    args = ["--config", str(config_path)]
+    for o in [*overrides, f"topography.alpha={alpha}", f"seed={seed}"]:
+        args += ["--set", o]
+    return args
+
+
 def sweep_commands(
     config_path: Path,
     overrides: Sequence[str],
@@ -44,15 +54,83 @@ def sweep_commands(
     out: Path,
 ) -> list[str]:
     """One `stdann recipe` command line per run, for a scheduler."""
-    lines = []
-    for s in seeds:
-        for a in alphas:
-            args = ["stdann", "recipe", "--config", str(config_path)]
-            for o in [*overrides, f"topography.alpha={a}", f"seed={s}"]:
-                args += ["--set", o]
-            args += ["--out", str(out / run_name(a, s)), "--no-progress"]
-            lines.append(shlex.join(args))
-    return lines
+    return [
+        shlex.join(
+            [
+                "stdann",
+                "recipe",
+                *_config_arguments(config_path, overrides, a, s),
+                *["--out", str(out / run_name(a, s)), "--no-progress"],
+            ]
+        )
+        for s in seeds
+        for a in alphas
+    ]
+
+
+#: The SLURM job array of `slurm_script`; {cases} holds one `case` branch per run.
+_SLURM = """\
+#!/bin/bash
+# The stdann sweep as a SLURM job array: one recipe per task, under torchrun on
+# {nodes} node(s) of {gpus} GPUs. Five minutes before the time limit SLURM sends
+# SIGUSR1; stdann finishes its step, writes a checkpoint and exits 75, and the
+# task requeues itself; the requeued task resumes where it stopped. When every
+# task has finished, the same `stdann sweep` command without --print-commands
+# skips the finished runs and analyses them together.
+#SBATCH --job-name=stdann-sweep
+#SBATCH --array=0-{last}
+#SBATCH --nodes={nodes}
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node={gpus}
+#SBATCH --time=24:00:00
+#SBATCH --signal=USR1@300
+#SBATCH --requeue
+#SBATCH --open-mode=append
+
+case "$SLURM_ARRAY_TASK_ID" in
+{cases}
+esac
+head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+rm -f "$out/{marker}"
+srun torchrun --nnodes="$SLURM_NNODES" --nproc-per-node={gpus} \\
+    --rdzv-id="$SLURM_JOB_ID" --rdzv-backend=c10d --rdzv-endpoint="$head:$((20000 + SLURM_JOB_ID % 20000))" \\
+    --signals-to-handle=SIGTERM,SIGINT,SIGUSR1 --shutdown-timeout=240 \\
+    -m stdann.cli recipe "${{args[@]}}" --out "$out" --no-progress
+status=$?
+# torchrun exits 1 whatever its workers exit with; rank 0 leaves {marker} then.
+if [ "$status" -eq {stopped} ] || [ -f "$out/{marker}" ]; then
+    scontrol requeue "$SLURM_JOB_ID"
+fi
+exit "$status"
+"""
+
+
+def slurm_script(
+    config_path: Path,
+    overrides: Sequence[str],
+    alphas: Sequence[float],
+    seeds: Sequence[int],
+    out: Path,
+    *,
+    nodes: int = 1,
+    gpus_per_node: int = 8,
+) -> str:
+    """An sbatch script: a job array of one recipe per run under torchrun, each
+    stopped by SIGUSR1 before its time limit and requeued on EXIT_STOPPED."""
+    runs = [(a, s) for s in seeds for a in alphas]
+    cases = "\n".join(
+        f"    {i}) out={shlex.quote(str(out / run_name(a, s)))}; "
+        f"args=({shlex.join(_config_arguments(config_path, overrides, a, s))}) ;;"
+        for i, (a, s) in enumerate(runs)
+    )
+    return _SLURM.format(
+        nodes=nodes,
+        gpus=gpus_per_node,
+        last=len(runs) - 1,
+        cases=cases,
+        marker=STOPPED_MARKER,
+        stopped=EXIT_STOPPED,
+    )
 
 
 def run_sweep(
