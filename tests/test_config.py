@@ -106,3 +106,24 @@ def test_a_saved_config_from_an_earlier_stdann_takes_the_keys_it_lacks_from_pape
     saved["analysis"]["no_such_key"] = 1
     with pytest.raises(ConfigError, match="no_such_key"):
         config_from_saved(saved)
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("1e-4", 1e-4), ("1E4", 1e4), (".5", 0.5), ("5.", 5.0), ("2.5E-3", 2.5e-3), ("3", 3.0)],
+)
+def test_numbers_as_people_write_them_in_files_and_overrides(tmp_path, written, value):
+    # PyYAML reads YAML 1.1, where 1e-4 is a string; stdann reads YAML 1.2's numbers.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"base: {CONFIGS / 'tiny.yaml'}\noptim:\n  weight_decay: {written}\n"
+        f"  lr_per_64_clips: {written}\n"
+    )
+    config = load_config(path)
+    assert config.optim.weight_decay == value
+    assert config.optim.lr_per_64_clips == value
+    override = load_config(CONFIGS / "tiny.yaml", [f"optim.weight_decay={written}"])
+    assert override.optim.weight_decay == value
+    # Words stay words, and a list of such numbers reads as numbers.
+    named = load_config(CONFIGS / "tiny.yaml", [f"recipe.gratings.phases_deg=[0, {written}]"])
+    assert named.recipe.gratings.phases_deg == [0.0, value]

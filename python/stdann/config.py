@@ -14,6 +14,7 @@ is parsed as YAML (`--set train.steps=200 --set topography.alpha=0`).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, fields, is_dataclass
@@ -318,6 +319,32 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: PyYAML reads YAML 1.1, in
+    which `1e-4`, `1E4`, `.5e3` (no dot or no sign in the exponent) are
+    strings, although everyone writes learning rates so."""
+
+
+# The float pattern of the YAML 1.2 core schema (plus 1.1's .inf and .nan),
+# replacing PyYAML's 1.1 float resolver for every first character it may see.
+_FLOAT_12 = re.compile(
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def _yaml(text: str) -> Any:
+    """YAML text as data, numbers read as YAML 1.2 reads them (`_Loader`)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in chain:
@@ -327,7 +354,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read config '{path}': {err.strerror}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = _yaml(text) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"'{path}' is not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -356,7 +383,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"override {text!r} is not of the form section.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _yaml(raw) if raw.strip() else None
     except yaml.YAMLError as err:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({err})") from None
     return key.strip().split("."), value
