@@ -127,3 +127,26 @@ def test_numbers_as_people_write_them_in_files_and_overrides(tmp_path, written, 
     # Words stay words, and a list of such numbers reads as numbers.
     named = load_config(CONFIGS / "tiny.yaml", [f"recipe.gratings.phases_deg=[0, {written}]"])
     assert named.recipe.gratings.phases_deg == [0.0, value]
+
+
+def test_data_list_is_null_by_default_and_checked():
+    paper = load_config(CONFIGS / "paper.yaml")
+    assert paper.data.list is None and paper.data.list_subset is None
+    hmdb = [
+        "data.root=/data/hmdb51",
+        "data.list=testTrainMulti_7030_splits/*_test_split1.txt",
+        "data.list_subset=train",
+    ]
+    config = load_config(CONFIGS / "paper.yaml", hmdb)
+    assert config.data.list == "testTrainMulti_7030_splits/*_test_split1.txt"
+    assert config.data.list_subset == "train"
+    with pytest.raises(ConfigError, match=r"data\.list: the built-in corpus has no list files"):
+        load_config(CONFIGS / "paper.yaml", ["data.list=trainlist01.txt"])
+    with pytest.raises(ConfigError, match=r"data\.list_subset: train, test or null, not 'val'"):
+        load_config(CONFIGS / "paper.yaml", [*hmdb, "data.list_subset=val"])
+    with pytest.raises(ConfigError, match=r"data\.list_subset picks .* which is null"):
+        load_config(CONFIGS / "paper.yaml", ["data.root=/data/hmdb51", "data.list_subset=test"])
+    with pytest.raises(ConfigError, match=r"data\.list: a list file relative to data\.root"):
+        load_config(CONFIGS / "paper.yaml", ["data.root=/data/ucf101", "data.list=''"])
+    with pytest.raises(ConfigError, match=r"data\.list: expected str \| None, got 3"):
+        load_config(CONFIGS / "paper.yaml", ["data.root=/data/ucf101", "data.list=3"])

@@ -48,6 +48,8 @@ class AugmentConfig:
 @dataclass
 class DataConfig:
     root: str
+    list: str | None
+    list_subset: str | None
     frames: int
     stride: int
     size: int
@@ -457,6 +459,23 @@ def validate(c: Config) -> None:
     )
     _check(d.views >= 2, f"data.views: MoCo needs at least 2 views of a video, got {d.views}")
     _check(d.probe_videos >= 0, "data.probe_videos must be >= 0")
+    _check(
+        d.list is None or d.list.strip() != "",
+        "data.list: a list file relative to data.root, or null for every video under it",
+    )
+    _check(
+        d.list is None or d.root != "builtin",
+        "data.list: the built-in corpus has no list files; set data.root to a dataset's folder, "
+        "or data.list to null",
+    )
+    _check(
+        d.list_subset in (None, "train", "test"),
+        f"data.list_subset: train, test or null, not {d.list_subset!r}",
+    )
+    _check(
+        d.list_subset is None or d.list is not None,
+        "data.list_subset picks videos of the HMDB51 split files in data.list, which is null",
+    )
     _check(c.model.width >= 1 and c.model.embedding_dim >= 1, "model: width, embedding_dim >= 1")
     m = c.moco
     _check(m.queue >= 1, "moco.queue must be >= 1")

@@ -1,5 +1,5 @@
 """Video data: the native clip loader, the PyAV reference decoder, sample videos, the
-built-in corpus."""
+built-in corpus, datasets' split and annotation files."""
 
 from stdann._native import (
     FrameIndexError,
@@ -11,6 +11,7 @@ from stdann._native import (
     index_video,
 )
 from stdann.data.builtin import builtin_corpus, write_builtin_corpus
+from stdann.data.lists import VideoList, VideoListError, read_video_list
 from stdann.data.loader import MOCO_V2_AUGMENT, NO_AUGMENT, ClipBatch, VideoClipLoader
 from stdann.data.samples import sample_videos
 
@@ -23,10 +24,13 @@ __all__ = [
     "VideoClipLoader",
     "VideoDecodeError",
     "VideoError",
+    "VideoList",
+    "VideoListError",
     "VideoOpenError",
     "builtin_corpus",
     "decode_frames",
     "index_video",
+    "read_video_list",
     "sample_videos",
     "write_builtin_corpus",
 ]

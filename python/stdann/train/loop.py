@@ -108,15 +108,33 @@ def pick_device(config: Config) -> torch.device:
     return torch.device("cpu")
 
 
-def resolve_videos(root: str) -> list[Path]:
-    """The training videos: the built-in corpus, or every video under a folder."""
+def resolve_videos(
+    root: str, video_list: str | None = None, subset: str | None = None, *, report: bool = True
+) -> list[Path]:
+    """The training videos: the built-in corpus, every video under a folder, or
+    the videos a list file in it names (`data.list`, `stdann.data.lists`), the
+    list's one line on what was found logged when `report`."""
     from stdann.data.commands import find_videos
+    from stdann.data.lists import VideoListError, read_video_list
 
     if root == "builtin":
+        if video_list is not None:
+            raise TrainingError("data.list: the built-in corpus has no list files")
         from stdann.data import builtin_corpus
 
         return builtin_corpus()
     path = Path(root).expanduser()
+    if video_list is not None:
+        try:
+            listed = read_video_list(path, video_list, subset)
+        except VideoListError as err:
+            raise TrainingError(str(err)) from None
+        if report:
+            # Missing videos are normal (~8% of Kinetics is gone from YouTube),
+            # but never silent: a warning, naming the first few.
+            level = logging.WARNING if listed.missing or listed.unreadable else logging.INFO
+            log.log(level, "%s", listed.summary())
+        return list(listed.videos)
     try:
         videos = find_videos(path)
     except FileNotFoundError:
@@ -247,7 +265,7 @@ def train(
                 f"'{resume_from}': the config differs in {', '.join(changed)}; only run "
                 "length and logging may change when resuming"
             )
-    videos = resolve_videos(d.root)
+    videos = resolve_videos(d.root, d.list, d.list_subset, report=rank == 0)
     clips_per_step = t.batch_size * d.views * world
     if config.moco.queue % clips_per_step:
         raise TrainingError(
