@@ -38,6 +38,7 @@ from stdann.analysis.targets import (
     AnalysisError,
     alpha_zero_control,
     load_target,
+    load_weights_target,
     untrained_control,
 )
 from stdann.analysis.tuning import UNIT_ARRAYS, TuningError
@@ -599,15 +600,16 @@ def _controls_of(
 
 
 def run_analysis(
-    sources: list[Path], out: Path, *, over_training: bool = False, device=None
+    sources: list[Path], out: Path, *, over_training: bool = False, device=None, load=load_target
 ) -> dict[str, Any]:
-    """Analyse the sources into `out`; returns what metrics.json holds."""
+    """Analyse the sources into `out`, each read by `load` (`load_target`;
+    `load_weights_target` for foreign weights); returns what metrics.json holds."""
     if over_training:
         if len(sources) != 1:
             raise AnalysisError("--over-training takes one run folder")
         folder = resolve_checkpoint(sources[0]).parent
         sources = [p for _, p in list_checkpoints(folder)]
-    targets = [load_target(s) for s in sources]
+    targets = [load(s) for s in sources]
     device = device or pick_device(targets[0].config)
     target = targets[0]
     block = target.config.analysis.block
@@ -811,7 +813,22 @@ def _definitions(main: dict[str, Any]) -> str:
 def run_analyze(args: argparse.Namespace) -> int:
     try:
         device = torch.device(args.device) if args.device else None
-        run_analysis(args.sources, args.out, over_training=args.over_training, device=device)
+        sources, load = args.sources, load_target
+        if args.weights is not None:
+            if args.sources or args.over_training:
+                raise AnalysisError("--weights is analysed alone: give no sources beside it")
+            sources = [args.weights]
+
+            def load(source: Path, label: str | None = None):
+                return load_weights_target(
+                    source, label, arch=args.arch, positions=args.positions, config=args.config
+                )
+
+        elif not args.sources:
+            raise AnalysisError("nothing to analyse: give run folders, checkpoints or --weights")
+        elif args.positions != "retinotopic" or args.config is not None:
+            raise AnalysisError("--positions and --config go with --weights")
+        run_analysis(sources, args.out, over_training=args.over_training, device=device, load=load)
     except USER_ERRORS as err:
         print(f"stdann analyze: {type(err).__name__}: {err}", file=sys.stderr)
         return 2
@@ -827,10 +844,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("sources", nargs="+", type=Path, help="run folders or checkpoints")
+    p.add_argument(
+        "sources", nargs="*", type=Path, help="run folders, checkpoints or exported model folders"
+    )
     p.add_argument("--out", required=True, type=Path)
     p.add_argument(
         "--over-training", action="store_true", help="analyse every checkpoint of one run"
     )
     p.add_argument("--device", default=None, help="cpu or cuda (default: as the run)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        help="instead of sources: a network stdann did not train, as a state dict in "
+        "torchvision's format (.pth, .pt or .safetensors; a supervised Kinetics r3d_18)",
+    )
+    p.add_argument("--arch", default="r3d_18", choices=["r3d_18"], help="of --weights")
+    p.add_argument(
+        "--positions",
+        default="retinotopic",
+        help="with --weights: 'retinotopic' (default; made from the config) or a model folder, "
+        "positions.safetensors or folder of BLOCK.npz",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="with --weights: clip size, stimuli and analysis settings (default "
+        "configs/paper.yaml); the width is the weights'",
+    )
     p.set_defaults(run=run_analyze)

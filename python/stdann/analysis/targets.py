@@ -5,6 +5,12 @@ the positions it trained on (kept in the stage's `positions/` folder); a
 model trained without the spatial loss (alpha = 0) has no positions of its
 own, and its maps use retinotopic positions made from its config, which the
 report says.
+
+A model folder of `stdann export` brings its own config and positions
+(`load_folder_target`); weights in torchvision's format that stdann did not
+train are analysed on a config and positions the user picks
+(`load_weights_target`). Neither has a recipe stage 1 to serve as the alpha =
+0 control.
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ class AnalysisTarget:
     backbone: nn.Module
     positions: dict[str, BlockPositions]
     positions_source: str
+    #: Why there is no alpha = 0 network (a model folder, foreign weights), or
+    #: None: look for the recipe run the source belongs to.
+    no_stage_1: str | None = None
 
     @property
     def alpha(self) -> float | dict[str, float]:
@@ -67,7 +76,12 @@ def _positions(config: Config, checkpoint: Path) -> tuple[dict[str, BlockPositio
 
 
 def load_target(source: str | Path, label: str | None = None) -> AnalysisTarget:
-    """The checkpoint (or a run folder's final one) with its config and positions."""
+    """The checkpoint (or a run folder's final one) with its config and positions,
+    or a model folder of `stdann export` (`load_folder_target`)."""
+    from stdann.export import is_model_folder
+
+    if is_model_folder(source):
+        return load_folder_target(source, label)
     try:
         checkpoint = resolve_checkpoint(source)
         backbone, config = backbone_from_checkpoint(checkpoint)
@@ -85,6 +99,142 @@ def load_target(source: str | Path, label: str | None = None) -> AnalysisTarget:
         backbone=backbone,
         positions=positions,
         positions_source=where,
+    )
+
+
+def load_folder_target(folder: str | Path, label: str | None = None) -> AnalysisTarget:
+    """A model folder of `stdann export`: its weights, config and positions."""
+    from stdann.export import (
+        METRICS_FILE,
+        MODEL_FILE,
+        ModelFolderError,
+        load_model,
+        weights_metadata,
+    )
+
+    folder = Path(folder)
+    weights = folder / MODEL_FILE
+    try:
+        backbone, positions, config = load_model(folder)
+        metadata = weights_metadata(weights)
+    except ModelFolderError as err:
+        raise AnalysisError(str(err)) from None
+    step = metadata.get("step")
+    trained_on = metadata.get("positions")
+    analysed = (folder / METRICS_FILE).is_file()
+    return AnalysisTarget(
+        label=label or folder.name,
+        checkpoint=weights,
+        checkpoint_sha256=file_sha256(weights),
+        step=int(step) if step and step.isdigit() else None,
+        config=config,
+        backbone=backbone,
+        positions=positions,
+        positions_source="the model folder's positions.safetensors"
+        + (f": {trained_on}" if trained_on else ""),
+        no_stage_1="a model folder holds one network, not its recipe's stage 1"
+        + (
+            f" (the folder's {METRICS_FILE} is the analysis made before export)" if analysed else ""
+        ),
+    )
+
+
+#: What the config of foreign weights says of their training, which stdann does not know.
+UNKNOWN_DATA = "unknown (weights not trained by stdann)"
+
+
+def weights_positions(
+    source: str | Path, shapes: dict[str, tuple[int, int, int]]
+) -> dict[str, BlockPositions]:
+    """Positions from a positions.safetensors file, a model folder holding one,
+    or a folder of BLOCK.npz files (`stdann positions init`, a run's
+    positions/), checked against the blocks' unit `shapes`."""
+    from stdann.export import POSITIONS_FILE
+    from stdann.topo.positions import load_positions_safetensors
+
+    path = Path(source)
+    if path.is_dir() and (path / POSITIONS_FILE).is_file():
+        path = path / POSITIONS_FILE
+    try:
+        if path.is_file():
+            found = load_positions_safetensors(path)
+            for block, p in found.items():
+                if block not in shapes:
+                    raise AnalysisError(f"'{path}': positions of {block!r}, not a block of r3d_18")
+                p.check_unit_shape(shapes[block], source=f"'{path}'")
+            return found
+        if path.is_dir():
+            blocks = {b: s for b, s in shapes.items() if (path / f"{b}.npz").is_file()}
+            if blocks:
+                return load_positions(path, blocks)
+    except TopographyError as err:
+        raise AnalysisError(f"positions '{source}': {err}") from None
+    raise AnalysisError(
+        f"'{source}': neither {POSITIONS_FILE} nor a folder of BLOCK.npz positions: give a "
+        "model folder, a positions folder (`stdann positions init`, a run's positions/) or "
+        "'retinotopic'"
+    )
+
+
+def load_weights_target(
+    weights: str | Path,
+    label: str | None = None,
+    *,
+    arch: str = "r3d_18",
+    positions: str | Path = "retinotopic",
+    config: str | Path | None = None,
+) -> AnalysisTarget:
+    """r3d_18 weights in torchvision's format (.pth, .pt or .safetensors; a
+    supervised Kinetics model, say) set up for the analysis.
+
+    The width comes from the weights. The clip size, stimuli and analysis
+    settings come from `config` (default configs/paper.yaml, the paper's:
+    16 x 112 x 112 clips), with model.width set to that width; what the
+    config says of training is replaced, since stdann does not know it: the
+    data are unknown and alpha is 0 (stdann's spatial loss had no part in
+    it). `positions`: "retinotopic" (made from that config, as for a run
+    trained without positions) or a model folder, positions.safetensors or
+    folder of BLOCK.npz. The untrained control is r3d_18 at that width and the
+    config's seed; there is no alpha = 0 control.
+    """
+    from stdann.config import PAPER_CONFIG, load_config
+    from stdann.export import ModelFolderError, backbone_from_weights
+
+    if arch != "r3d_18":
+        raise AnalysisError(f"unknown architecture {arch!r} (known: r3d_18)")
+    weights = Path(weights)
+    try:
+        backbone, width = backbone_from_weights(weights)
+    except ModelFolderError as err:
+        raise AnalysisError(str(err)) from None
+    path = Path(config) if config is not None else PAPER_CONFIG
+    if config is None and not path.is_file():
+        raise AnalysisError(
+            "configs/paper.yaml, the config --weights uses by default, is not part of this "
+            "installation: pass --config FILE (a stdann config; its clip size, stimuli and "
+            "analysis settings are used)"
+        )
+    cfg = load_config(
+        path, [f"model.width={width}", "topography.alpha=0.0", f"data.root={UNKNOWN_DATA}"]
+    )
+    named = "configs/paper.yaml" if config is None else f"'{path.name}'"
+    if str(positions) == "retinotopic":
+        placed = initial_positions(topography_from_config(cfg))
+        where = f"retinotopic, made from {named} at width {width} (the weights carry none)"
+    else:
+        shapes = unit_shapes(cfg.data.frames, cfg.data.size, cfg.data.size, channels=width)
+        placed = weights_positions(positions, shapes)
+        where = f"from '{Path(positions).name}' (the weights carry none)"
+    return AnalysisTarget(
+        label=label or weights.stem,
+        checkpoint=weights,
+        checkpoint_sha256=file_sha256(weights),
+        step=None,
+        config=cfg,
+        backbone=backbone.eval(),
+        positions=placed,
+        positions_source=where,
+        no_stage_1=f"'{weights.name}' was not trained by stdann: no recipe stage 1",
     )
 
 
@@ -131,6 +281,8 @@ def alpha_zero_control(target: AnalysisTarget, source: str | Path) -> AnalysisTa
     trained model adds is the spatial loss's."""
     from stdann.train.recipe import final_checkpoint
 
+    if target.no_stage_1 is not None:
+        return target.no_stage_1
     run = recipe_folder(source)
     if run is None:
         return f"'{source}' is not part of a recipe run (no 1-pretrain/ stage beside it)"

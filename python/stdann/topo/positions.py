@@ -5,10 +5,15 @@ the precomputed neighbourhoods (a fixed-shape array of unit indices, one row
 per window), the sheet side and neighbourhood width in mm, the block and area
 names, and a format version. Files are never pickled and are written
 atomically (temporary file, then rename).
+
+A model folder holds the positions of all its blocks in one safetensors file
+instead (`save_positions_safetensors`), which any language can read: the
+arrays as tensors, the rest as metadata.
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,4 +217,102 @@ def load_positions(
             raise PositionsFileError(f"'{path}': holds positions of {p.block!r}, not {block!r}")
         p.check_unit_shape(shape, source=f"'{path}'")
         out[block] = p
+    return out
+
+
+#: The `format` metadata of a positions.safetensors file.
+SAFETENSORS_FORMAT = "stdann-positions-1"
+
+
+def positions_to_safetensors(positions: dict[str, BlockPositions]) -> bytes:
+    """Every block's positions as one safetensors file's bytes.
+
+    Tensors `BLOCK.coordinates` (float64, units x 2, mm) and
+    `BLOCK.neighbourhoods` (unit indices, windows x units, dtype kept);
+    metadata (str -> str, as safetensors allows) `format`, `blocks` (a JSON
+    list, in order) and per block a JSON object with `area`, `unit_shape`,
+    `sheet_side_mm` and `neighbourhood_width_mm`. JSON writes a float with
+    the shortest digits that read back as the same double, so the sheet
+    geometry survives exactly.
+    """
+    from safetensors.numpy import save
+
+    tensors: dict[str, np.ndarray] = {}
+    metadata = {"format": SAFETENSORS_FORMAT, "blocks": json.dumps(list(positions))}
+    for block, p in positions.items():
+        if p.block != block:
+            raise PositionsMismatchError(f"positions of {p.block!r} filed under {block!r}")
+        tensors[f"{block}.coordinates"] = np.ascontiguousarray(p.coordinates)
+        tensors[f"{block}.neighbourhoods"] = np.ascontiguousarray(p.neighbourhoods)
+        metadata[block] = json.dumps(
+            {
+                "area": p.area,
+                "unit_shape": list(p.unit_shape),
+                "sheet_side_mm": p.sheet_side_mm,
+                "neighbourhood_width_mm": p.neighbourhood_width_mm,
+            }
+        )
+    return save(tensors, metadata=metadata)
+
+
+def save_positions_safetensors(path: str | Path, positions: dict[str, BlockPositions]) -> Path:
+    """Write every block's positions into one safetensors file, atomically."""
+    data = positions_to_safetensors(positions)
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def load_positions_safetensors(
+    path: str | Path, unit_shapes: dict[str, tuple[int, int, int]] | None = None
+) -> dict[str, BlockPositions]:
+    """The positions written by `save_positions_safetensors`, every block of the
+    file (checked against `unit_shapes` where given: each block there must be
+    in the file, with those units). Any problem is a PositionsFileError naming
+    the file, or a PositionsMismatchError for units of another shape."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise PositionsFileError(f"'{path}': no such positions file")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            names = set(f.keys())
+            if metadata.get("format") != SAFETENSORS_FORMAT:
+                raise PositionsFileError(
+                    f"'{path}': not a stdann positions file (metadata format "
+                    f"{metadata.get('format')!r}, expected {SAFETENSORS_FORMAT!r})"
+                )
+            blocks = json.loads(metadata["blocks"])
+            arrays = {}
+            for block in blocks:
+                for kind in ("coordinates", "neighbourhoods"):
+                    name = f"{block}.{kind}"
+                    if name not in names:
+                        raise PositionsFileError(f"'{path}': no tensor {name!r}")
+                    arrays[name] = f.get_tensor(name)
+    except PositionsFileError:
+        raise
+    except (KeyError, ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise PositionsFileError(f"'{path}': unreadable metadata ({err})") from None
+    except Exception as err:  # safetensors' own error for a truncated or foreign file
+        raise PositionsFileError(f"'{path}': not a readable safetensors file ({err})") from None
+    out = {}
+    for block in blocks:
+        try:
+            geometry = json.loads(metadata[block])
+            out[block] = BlockPositions(
+                block=block,
+                area=geometry["area"],
+                unit_shape=tuple(geometry["unit_shape"]),
+                coordinates=arrays[f"{block}.coordinates"],
+                neighbourhoods=arrays[f"{block}.neighbourhoods"],
+                sheet_side_mm=geometry["sheet_side_mm"],
+                neighbourhood_width_mm=geometry["neighbourhood_width_mm"],
+            )
+        except (KeyError, ValueError, TypeError) as err:
+            raise PositionsFileError(f"'{path}': block {block}: {err}") from None
+    for block, shape in (unit_shapes or {}).items():
+        if block not in out:
+            raise PositionsFileError(f"'{path}': no positions of {block}")
+        out[block].check_unit_shape(shape, source=f"'{path}'")
     return out

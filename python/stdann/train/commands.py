@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from stdann.atomic import WriteError, atomic_write, atomic_write_text
+from stdann.atomic import WriteError, atomic_write_text
 from stdann.config import ConfigError, add_override_argument, load_config
 from stdann.data import VideoError
 from stdann.model.recording import BlockResponsesError
@@ -210,21 +210,32 @@ def run_responses(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    try:
-        from safetensors.torch import save as save_safetensors
+    from stdann.export import ModelFolderError, export_model, save_weights
+    from stdann.train.checkpoint import load_checkpoint
 
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        backbone, config = backbone_from_checkpoint(checkpoint)
-        tensors = {k: v.contiguous() for k, v in backbone.state_dict().items()}
-        metadata = {
-            "architecture": "torchvision r3d_18" if config.model.width == 64 else "r3d_18",
-            "width": str(config.model.width),
-            "source_checkpoint_sha256": file_sha256(checkpoint),
-            "clip": f"{config.data.frames}x{config.data.size}x{config.data.size}",
-        }
-        data = save_safetensors(tensors, metadata=metadata)
-        atomic_write(Path(args.out), lambda f: f.write(data))
-    except USER_ERRORS as err:
+    _logging()
+    try:
+        if args.out.suffix == ".safetensors":
+            # The earlier form, kept for scripts that use it: the weights alone.
+            if args.metrics is not None:
+                raise ModelFolderError("--metrics goes with a model folder, not a weights file")
+            checkpoint = resolve_checkpoint(args.checkpoint)
+            backbone, config = backbone_from_checkpoint(checkpoint)
+            step = load_checkpoint(checkpoint).get("step")
+            save_weights(
+                args.out,
+                backbone,
+                config,
+                step=None if step is None else int(step),
+                source_sha256=file_sha256(checkpoint),
+            )
+        else:
+            export_model(args.checkpoint, args.out, metrics=args.metrics)
+    except WriteError as err:
+        # Not `_fail`: an export leaves the run's checkpoints as they were.
+        print(f"stdann export: WriteError: {err}", file=sys.stderr)
+        return 1
+    except (*USER_ERRORS, ModelFolderError) as err:
         return _fail("export", err)
     print(args.out)
     return 0
@@ -297,8 +308,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_responses)
 
     p = sub.add_parser(
-        "export", help="the backbone's weights alone, as safetensors, for use elsewhere"
+        "export",
+        help="a model folder others can load and analyse: weights, positions, config, "
+        "metrics and a model card",
+        description="Write DIR/model.safetensors (the backbone, torchvision's key names), "
+        "positions.safetensors, config.yaml, metrics.json (the analysis of this checkpoint: "
+        "--metrics, or RUN/analysis/metrics.json where it is) and README.md (a model card). "
+        "`stdann.load_model(DIR)` and `stdann analyze DIR` read it. An --out ending in "
+        ".safetensors writes the weights alone.",
     )
     p.add_argument("checkpoint", type=Path, help="a checkpoint, or a run folder (its latest)")
-    p.add_argument("--out", required=True, type=Path, help="model.safetensors")
+    p.add_argument("--out", required=True, type=Path, help="the model folder (or FILE.safetensors)")
+    p.add_argument("--metrics", type=Path, help="metrics.json of `stdann analyze` of the run")
     p.set_defaults(run=run_export)
