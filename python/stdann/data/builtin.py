@@ -9,6 +9,12 @@ native encoder, the one `stdann prepare` uses.
 
 `builtin_corpus()` writes it once into the cache folder and reuses it;
 `write_builtin_corpus(dst)` writes it anywhere (`stdann samples DIR`).
+
+Beside the videos, `motion/` holds labelled lists of the synthetic videos for
+the labelled probe (`stdann probe`): their kind of motion (pan, zoom, rotation,
+objects) as the class, in UCF101's format (`classInd.txt`, `trainlist01.txt`,
+`testlist01.txt`; `stdann.data.lists` reads it), every fourth video of each
+kind in the test list. The real videos have no class and are in neither.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ from stdann.data.samples import sample_videos
 # version is never reused.
 CORPUS_VERSION = 1
 MANIFEST = "corpus.json"
+#: The folder of the labelled lists, and the lists, relative to the corpus folder.
+MOTION_LISTS = "motion"
+MOTION_TRAIN_LIST = f"{MOTION_LISTS}/trainlist01.txt"
+MOTION_TEST_LIST = f"{MOTION_LISTS}/testlist01.txt"
+#: The classes of the lists, in classInd.txt's order: the synthetic kinds of motion.
+MOTION_CLASSES = ("pan", "zoom", "rotation", "objects")
 
 FRAMES = 80  # 3.2 s at 25 fps: room for two 16-frame clips at stride 2 from different times
 FRAME_SIZE = (128, 160)  # (height, width): 112 x 112 crops fit
@@ -195,6 +207,64 @@ def synthetic_plan(seed: int = 0) -> list[SyntheticClip]:
     return clips
 
 
+# ---- the labelled lists ------------------------------------------------------------
+
+
+def motion_lists(entries: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(train lines, test lines) of UCF101-style lists (`PATH INDEX`, the index 1-based
+    into MOTION_CLASSES) of the manifest entries with a motion. Within each kind, in
+    manifest order, every fourth video (the 4th, 8th, ...) is a test video, and the
+    last one where that leaves none, so that a kind of two or more videos is in both."""
+    by_kind: dict[str, list[str]] = {k: [] for k in MOTION_CLASSES}
+    for entry in entries:
+        kind = entry.get("motion", {}).get("kind")
+        if kind is not None:
+            by_kind[kind].append(entry["path"])
+    train, test = [], []
+    for index, kind in enumerate(MOTION_CLASSES, 1):
+        paths = by_kind[kind]
+        chosen = {i for i in range(len(paths)) if i % 4 == 3}
+        if not chosen and len(paths) >= 2:
+            chosen = {len(paths) - 1}
+        for i, path in enumerate(paths):
+            (test if i in chosen else train).append(f"{path} {index}")
+    return train, test
+
+
+def write_motion_lists(folder: Path, entries: list[dict[str, Any]]) -> list[Path]:
+    """Write `motion/classInd.txt`, `trainlist01.txt` and `testlist01.txt` of the
+    corpus in `folder` (its manifest entries `entries`), each atomically."""
+    from stdann.atomic import atomic_write_text
+
+    train, test = motion_lists(entries)
+    (folder / MOTION_LISTS).mkdir(parents=True, exist_ok=True)
+    index = "".join(f"{i} {c}\n" for i, c in enumerate(MOTION_CLASSES, 1))
+    written = []
+    for rel, text in (
+        (f"{MOTION_LISTS}/classInd.txt", index),
+        (MOTION_TRAIN_LIST, "".join(f"{x}\n" for x in train)),
+        (MOTION_TEST_LIST, "".join(f"{x}\n" for x in test)),
+    ):
+        written.append(atomic_write_text(folder / rel, text))
+    return written
+
+
+def _ensure_motion_lists(folder: Path) -> None:
+    """Write the lists of a complete corpus cached before they existed (same
+    CORPUS_VERSION: the videos are unchanged, the lists follow from the manifest)."""
+    if all((folder / rel).is_file() for rel in (MOTION_TRAIN_LIST, MOTION_TEST_LIST)):
+        return
+    manifest = json.loads((folder / MANIFEST).read_text())
+    write_motion_lists(folder, manifest["videos"])
+
+
+def builtin_corpus_folder(cache_dir: str | PathLike[str] | None = None) -> Path:
+    """The folder of the cached built-in corpus (written on first use, as by
+    `builtin_corpus`), with its labelled lists: the root they are relative to."""
+    paths = builtin_corpus(cache_dir)
+    return paths[0].parent.parent
+
+
 # ---- writing ----------------------------------------------------------------------
 
 
@@ -252,6 +322,7 @@ def write_builtin_corpus(
                 entries.append(fut.result())
             except (_native.VideoError, OSError, ValueError) as e:
                 raise CorpusBuildError(f"built-in corpus: cannot write '{what}': {e}") from e
+    write_motion_lists(dst, entries)
     manifest = {
         "version": CORPUS_VERSION,
         "seed": seed,
@@ -303,6 +374,7 @@ def builtin_corpus(cache_dir: str | PathLike[str] | None = None) -> list[Path]:
     folder = root / f"builtin-corpus-v{CORPUS_VERSION}"
     paths = read_manifest(folder)
     if paths is not None:
+        _ensure_motion_lists(folder)
         return paths
     require_corpus_packages()
     root.mkdir(parents=True, exist_ok=True)

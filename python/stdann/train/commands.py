@@ -1,4 +1,5 @@
-"""`stdann train`, `stdann recipe`, `stdann sweep`, `stdann responses` and `stdann export`.
+"""`stdann train`, `stdann recipe`, `stdann sweep`, `stdann responses`, `stdann export`
+and `stdann probe`.
 
 Exit status: 0 done; 1 a diverged run or a file that could not be written; 2
 bad input (config, data, checkpoint); 75 (`EXIT_STOPPED`) stopped by a signal
@@ -241,6 +242,111 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe_output_folder(source: Path, checkpoint: Path) -> Path:
+    """Where `stdann probe` writes probe.json: the run folder named, or the run
+    folder of a checkpoint named (the folder holding its `checkpoints/`)."""
+    if source.is_dir():
+        return source
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else source.parent
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """The labelled probe of a run's checkpoint and of its untrained network."""
+    import torch
+
+    from stdann.config import apply_overrides, config_from_dict
+    from stdann.data.lists import VideoListError, read_video_list
+    from stdann.model.moco import Encoder
+    from stdann.train.checkpoint import load_checkpoint
+    from stdann.train.labelled_probe import ProbeError, probe_network, summary_line
+
+    _logging()
+    try:
+        checkpoint = resolve_checkpoint(args.source)
+        backbone, config = backbone_from_checkpoint(checkpoint)
+        if args.overrides:
+            config = config_from_dict(apply_overrides(config.to_dict(), args.overrides))
+        step = load_checkpoint(checkpoint).get("step")
+        root_name = args.root if args.root is not None else config.data.root
+        if root_name == "builtin":
+            from stdann.data.builtin import builtin_corpus_folder
+
+            root = builtin_corpus_folder()
+        else:
+            root = Path(root_name).expanduser()
+        lists = {}
+        for name, path in (("train", args.train_list), ("test", args.test_list)):
+            listed = read_video_list(root, path)
+            # Missing videos are normal in a downloaded dataset, never silent.
+            print(f"{name}: {listed.summary()}")
+            lists[name] = listed
+        try:
+            auto = "cuda" if torch.cuda.is_available() else "cpu"
+            device = torch.device(auto if args.device == "auto" else args.device)
+        except RuntimeError:
+            raise ConfigError(f"--device {args.device!r}: use auto, cpu or cuda[:N]") from None
+        d = config.data
+        common = {
+            "frames": d.frames,
+            "stride": d.stride,
+            "size": d.size,
+            "device": device,
+            "k": args.k,
+            "temperature": args.temperature,
+            "linear": args.linear,
+            "clips_per_video": args.clips_per_video,
+            "batch_size": args.batch_size,
+            "autorotate": d.autorotate,
+        }
+        # The untrained control: the weights training started from, built as
+        # stdann.analysis.targets.untrained_control and stdann train build them.
+        torch.manual_seed(config.seed)
+        untrained = Encoder(
+            config.model.width, config.model.head_hidden, config.model.embedding_dim
+        ).backbone
+        networks = {
+            "trained": (f"trained (step {step})", backbone),
+            "untrained": (f"untrained (seed {config.seed})", untrained),
+        }
+        results = {}
+        for key, (label, net) in networks.items():
+            results[key] = probe_network(net.to(device), lists["train"], lists["test"], **common)
+            print(summary_line(label, results[key]))
+        record = {
+            "checkpoint": str(checkpoint),
+            "checkpoint_sha256": file_sha256(checkpoint),
+            "step": None if step is None else int(step),
+            "root": str(root),
+            "lists": {
+                name: {
+                    "source": listed.source,
+                    "format": listed.format,
+                    "listed": listed.listed,
+                    "found": len(listed.videos),
+                    "missing": len(listed.missing),
+                    "unreadable": len(listed.unreadable),
+                    "classes": list(listed.classes),
+                }
+                for name, listed in lists.items()
+            },
+            "features": (
+                f"layer4 global average pool, mean of {args.clips_per_video} unaugmented clips "
+                f"per video evenly spaced in time (centre crop, {d.frames} frames at stride "
+                f"{d.stride}, {d.size} px), eval mode"
+            ),
+            **results,
+        }
+        out = probe_output_folder(args.source, checkpoint) / "probe.json"
+        atomic_write_text(out, json.dumps(record, indent=1) + "\n")
+    except WriteError as err:
+        print(f"stdann probe: WriteError: {err}", file=sys.stderr)
+        return 1
+    except (*USER_ERRORS, VideoListError, ProbeError) as err:
+        return _fail("probe", err)
+    print(out)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -321,3 +427,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="the model folder (or FILE.safetensors)")
     p.add_argument("--metrics", type=Path, help="metrics.json of `stdann analyze` of the run")
     p.set_defaults(run=run_export)
+
+    p = sub.add_parser(
+        "probe",
+        help="labelled probe: kNN (and linear) top-1 of the frozen backbone on labelled lists",
+        description="Classify the videos of --test-list by the frozen backbone features of "
+        "those of --train-list (both relative to the run config's data.root, or --root; any "
+        "labelled format data.list reads, e.g. UCF101's trainlist01.txt/testlist01.txt): the "
+        "temperature-weighted kNN vote of Wu et al. 2018 (cosine, k=20, T=0.07), and with "
+        "--linear a logistic-regression probe. Done for the checkpoint and for the untrained "
+        "network of the same seed; one line each, and RUN/probe.json. The built-in corpus "
+        "has motion/trainlist01.txt and motion/testlist01.txt (kind of motion).",
+    )
+    p.add_argument(
+        "source",
+        metavar="RUN",
+        type=Path,
+        help="a run folder (its latest checkpoint) or a checkpoint",
+    )
+    p.add_argument("--train-list", required=True, help="labelled list of the training videos")
+    p.add_argument("--test-list", required=True, help="labelled list of the test videos")
+    p.add_argument("--root", help="the folder the lists are relative to (default: data.root)")
+    p.add_argument("--k", type=int, default=20, help="neighbours that vote (default 20)")
+    p.add_argument(
+        "--temperature", type=float, default=0.07, help="vote weight exp(s / T) (default 0.07)"
+    )
+    p.add_argument("--linear", action="store_true", help="also a linear (logistic) probe")
+    p.add_argument(
+        "--clips-per-video", type=int, default=3, help="clips averaged per video (default 3)"
+    )
+    p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    p.add_argument(
+        "--device", default="auto", help="auto (cuda where there is one), cpu or cuda[:N]"
+    )
+    add_override_argument(p)
+    p.set_defaults(run=run_probe)

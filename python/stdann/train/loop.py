@@ -6,7 +6,8 @@ One call of `train` runs (or resumes) one stage in one run folder:
 
     RUN/config.yaml         the resolved config
     RUN/checkpoints/        step-NNNNNNNNN.pt, the last few, written atomically
-    RUN/metrics.jsonl       one JSON record per log interval and per probe
+    RUN/metrics.jsonl       one JSON record per log interval and per probe (knn_same_video,
+                            probe_info_nce; knn_top1 where train.probe_*_list are set)
     RUN/positions/          retinotopic positions, when the config asks for them
     RUN/tensorboard/        the same numbers for TensorBoard
     RUN/finished.json       written last: the stage is complete
@@ -62,6 +63,7 @@ from stdann.train.checkpoint import (
     save_checkpoint,
     set_random_states,
 )
+from stdann.train.labelled_probe import probe_network
 from stdann.train.probe import ProbeSet, knn_probe
 from stdann.train.signals import Stopped, StopSignals, agree
 
@@ -142,6 +144,33 @@ def resolve_videos(
     if not videos:
         raise TrainingError(f"data.root '{path}': no video files in it")
     return videos
+
+
+def _labelled_lists(root: str, train_list: str, test_list: str) -> tuple[Any, Any]:
+    """The two VideoLists of train.probe_train_list / probe_test_list, relative to
+    data.root (the built-in corpus's folder for builtin), their lines logged."""
+    from stdann.data.lists import VideoListError, read_video_list
+
+    if root == "builtin":
+        from stdann.data.builtin import builtin_corpus_folder
+
+        folder = builtin_corpus_folder()
+    else:
+        folder = Path(root).expanduser()
+    lists = []
+    for key, name in (("probe_train_list", train_list), ("probe_test_list", test_list)):
+        try:
+            listed = read_video_list(folder, name)
+        except VideoListError as err:
+            raise TrainingError(f"train.{key}: {err}") from None
+        if listed.labels is None:
+            raise TrainingError(
+                f"train.{key} '{listed.source}' has no labels ({listed.format}): name a "
+                "labelled list, e.g. a UCF101 trainlist/testlist with classInd.txt"
+            )
+        log.info("train.%s: %s", key, listed.summary())
+        lists.append(listed)
+    return lists[0], lists[1]
 
 
 def block_alpha(config: Config) -> dict[str, float]:
@@ -378,6 +407,11 @@ def train(
             )
         except VideoError as err:
             raise TrainingError(f"no usable probe clips in data.root '{d.root}': {err}") from None
+    # The labelled probe (stdann.train.labelled_probe): kNN top-1 on the lists the
+    # config names, read once; logged as knn_top1 beside the instance probe.
+    labelled = None
+    if t.probe_every and t.probe_train_list and t.probe_test_list and rank == 0:
+        labelled = _labelled_lists(d.root, t.probe_train_list, t.probe_test_list)
     writer = _tensorboard(out / "tensorboard") if t.tensorboard and rank == 0 else None
     metrics = LineLog(out / "metrics.jsonl") if rank == 0 else None
     chance = math.log(config.moco.queue + 1)
@@ -414,6 +448,23 @@ def train(
             dist.barrier()
         return path
 
+    def probes() -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        if probe is not None:
+            entry.update(knn_probe(moco.query_encoder(), probe, device, temperature))
+        if labelled is not None:
+            result = probe_network(
+                moco.query_encoder().backbone,
+                *labelled,
+                d.frames,
+                d.stride,
+                d.size,
+                device,
+                autorotate=d.autorotate,
+            )["knn"]
+            entry.update(knn_top1=result["top1"], knn_top1_chance=result["chance"])
+        return entry
+
     def record(entry: dict[str, Any]) -> None:
         if metrics is None:
             return
@@ -437,8 +488,8 @@ def train(
     stop = StopSignals(deferred=True).install()
     stopped_by = 0  # the stop signal the ranks agreed to stop for
     try:
-        if step == 0 and probe is not None:
-            record({"step": 0, **knn_probe(moco.query_encoder(), probe, device, temperature)})
+        if step == 0 and (probe is not None or labelled is not None):
+            record({"step": 0, **probes()})
         end = t.steps if stop_at is None else min(stop_at, t.steps)
         saved_at = time.monotonic()
         while step < end and not stopped_by:
@@ -495,16 +546,11 @@ def train(
                             wait=f"{entry['data_wait']:.0%}",
                         )
                 if (
-                    probe is not None
+                    (probe is not None or labelled is not None)
                     and t.probe_every
                     and (step % t.probe_every == 0 or step == t.steps)
                 ):
-                    record(
-                        {
-                            "step": step,
-                            **knn_probe(moco.query_encoder(), probe, device, temperature),
-                        }
-                    )
+                    record({"step": step, **probes()})
                 elapsed = (time.monotonic() - saved_at) / 60
                 minutes = t.checkpoint_every_minutes
                 stopped_by, clock_due = agree(stop.received, 0 < minutes <= elapsed, device)
