@@ -94,10 +94,16 @@ format: $(STAMPS)/python-deps
 	$(VENV)/bin/ruff format python tests benches
 
 # The peers of the clip pipeline are optional: --no-deps keeps pip from
-# replacing the installed torch; a peer that fails to install is reported as absent.
+# replacing the installed torch; a peer that fails to install skips, saying why.
+# --benchmark-only turns the benchmarks back on (pyproject's addopts disables
+# them for the test suite; benches/conftest.py); the JSON goes to .benchmarks/
+# (ignored) and benches/table.py writes benches/README.md's table from it.
+BENCH_JSON := .benchmarks/bench.json
 bench: setup
 	-$(PIP) install -q --no-deps decord2 torchcodec
-	$(PY) benches/run.py
+	@mkdir -p $(dir $(BENCH_JSON))
+	$(PY) -m pytest benches --benchmark-only --benchmark-json=$(BENCH_JSON)
+	$(PY) benches/table.py $(BENCH_JSON)
 
 # A wheel for machines without FFmpeg: auditwheel's repair copies the FFmpeg
 # libraries (and what they link) into it. The manylinux tag is this system's glibc.

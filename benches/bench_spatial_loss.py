@@ -5,16 +5,25 @@ A step is forward, backward and an SGD update; the task loss here is a stand-in
 cases. The target is a spatial loss that adds less than 10% to a step at batch
 64 on 16 x 112 x 112 clips on a GPU, under bf16 autocast. Where there is no
 GPU the CPU stands in, with a small batch of small clips (a CPU step at batch
-64 takes minutes), and the rows say so.
+64 takes minutes: batch 8 of 8 x 56 x 56, 2 with --bench-quick), and the cases
+say so.
+
+Group `spatial-loss`; the peer is the step without the spatial loss, so the
+ratio is below 1 by the spatial loss's overhead (0.97 = 3% more time). Timed:
+one step (zero_grad, forward, loss, backward, SGD update; on a GPU a
+synchronize at the end), after one untimed warm-up step; 10 rounds on a GPU,
+5 on the CPU (2 with --bench-quick). Both cases share one model. (The former
+runner interleaved the two cases step by step; pytest-benchmark times one case
+after the other.)
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+import pytest
 import torch
 
+from conftest import record
 from stdann.model import BLOCK_NAMES, r3d18_backbone, unit_shapes
 from stdann.topo import BlockPositions, SpatialLoss, retinotopic_positions, sample_neighbourhoods
 from stdann.topo.sheets import load_topography_config
@@ -41,11 +50,13 @@ def _positions(frames: int, size: int) -> dict[str, BlockPositions]:
     return out
 
 
-def _step_times(
-    device: str, batch: int, frames: int, size: int, repeats: int
-) -> tuple[float, float]:
-    """Fastest step without and with the spatial loss, steps interleaved so that
-    load from other processes falls on both alike."""
+@pytest.fixture(scope="module")
+def training_step(quick):
+    """(step(with_spatial), rounds, description) on the GPU if there is one."""
+    if torch.cuda.is_available():
+        device, batch, frames, size, rounds = "cuda", 64, 16, 112, 3 if quick else 10
+    else:
+        device, batch, frames, size, rounds = "cpu", 2 if quick else 8, 8, 56, 2 if quick else 5
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True  # as a training run sets it: fixed clip shapes
     model = r3d18_backbone().to(device)
@@ -54,8 +65,7 @@ def _step_times(
     clips = torch.randn(batch, 3, frames, size, size, device=device)
     dtype = torch.bfloat16 if device == "cuda" else None
 
-    def step(with_spatial: bool) -> float:
-        t = time.perf_counter()
+    def step(with_spatial: bool) -> None:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
             if with_spatial:
@@ -70,52 +80,17 @@ def _step_times(
         opt.step()
         if device == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - t
 
-    step(False), step(True)  # warm-up
-    times = {False: [], True: []}
-    for _ in range(repeats):
-        for with_spatial in (False, True):
-            times[with_spatial].append(step(with_spatial))
-    return min(times[False]), min(times[True])
+    shape = f"batch {batch}, {frames}x{size}x{size}"
+    where = f"bf16 autocast, {torch.cuda.get_device_name()}" if device == "cuda" else "CPU"
+    return step, rounds, f"{shape}, {where}"
 
 
-def run(quick: bool) -> list[dict]:
-    rows = []
-    if torch.cuda.is_available():
-        cases = [("cuda", 64, 16, 112, 3 if quick else 10)]
-    else:
-        cases = [("cpu", 2 if quick else 8, 8, 56, 2 if quick else 5)]
-    for device, batch, frames, size, repeats in cases:
-        section = "spatial loss on all eight blocks (training step)"
-        shape = f"batch {batch}, {frames}x{size}x{size}"
-        note = (
-            f"{shape}, bf16 autocast, {torch.cuda.get_device_name()}"
-            if device == "cuda"
-            else f"{shape}: a CPU step at batch 64, 16x112x112 takes minutes"
-        )
-        base, with_sl = _step_times(device, batch, frames, size, repeats)
-        rows += [
-            {
-                "section": section,
-                "case": f"{device}: task loss only",
-                "value": base,
-                "unit": "s/step",
-                "note": note,
-            },
-            {
-                "section": section,
-                "case": f"{device}: + spatial loss",
-                "value": with_sl,
-                "unit": "s/step",
-                "note": note,
-            },
-            {
-                "section": section,
-                "case": f"{device}: spatial loss overhead",
-                "value": 100 * (with_sl / base - 1),
-                "unit": "%",
-                "note": "target < 10% at batch 64 on a GPU",
-            },
-        ]
-    return rows
+@pytest.mark.benchmark(group="spatial-loss")
+@pytest.mark.parametrize("with_spatial", [True, False], ids=["spatial-loss", "task-loss-only"])
+def test_training_step(benchmark, training_step, with_spatial):
+    """Timed: one training step with or without the spatial loss (module docstring)."""
+    step, rounds, what = training_step
+    benchmark.pedantic(step, args=(with_spatial,), rounds=rounds, warmup_rounds=1)
+    case = "step + spatial loss" if with_spatial else "step, task loss only"
+    record(benchmark, case, "stdann" if with_spatial else "peer", 1, "step", note=what)

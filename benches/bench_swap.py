@@ -2,150 +2,124 @@
 
 The problem is the MT-like block for 16 x 112 x 112 clips: 50,176 units on a
 50 mm^2 sheet, 2.1 mm windows (about 4,400 units each, subsampled to 500),
-500 steps per window, responses to a set of 64 stimuli. Each measurement runs
-in its own process so that the thread count (rayon, BLAS) can be fixed.
+500 steps per window, responses to a set of 64 stimuli. The peer is
+`stdann.topo.reference.swap_window_numpy`, the same step written plainly in
+NumPy (correlation matrix by BLAS, one step per Python iteration).
+
+Each case runs in a worker process of its own, so that the thread count
+(rayon, BLAS) can be fixed; the worker builds the problem (and, native, runs a
+5,000-step warm-up) before any timing. Timed: one call of the optimiser
+(2,000,000 native steps, or 40 NumPy windows of 500 steps), asked for over a
+pipe (the round trip costs microseconds against seconds); 3 rounds each (1
+with --bench-quick, with 200,000 steps and 2 windows). Group `swap`, per step.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from conftest import record
+
 UNITS = 50_176
 STIMULI = 64
-TARGET_STEPS = 50_000_000
+CORES = os.cpu_count() or 1
 
-_SETUP = textwrap.dedent(
+_WORKER = textwrap.dedent(
     f"""
-    import json, math, time
+    import math, sys
     import numpy as np
     rng = np.random.default_rng(0)
     side = math.sqrt(50.0)
     coords = rng.random(({UNITS}, 2)) * side
     responses = rng.normal(size=({STIMULI}, {UNITS})).astype(np.float32)
-    """
-)
+    kind, steps, spw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if kind == "native":
+        from stdann import _native
+        _native.swap_optimize(responses, coords, side, 2.1, 5000)  # warm-up
 
-_NATIVE = _SETUP + textwrap.dedent(
-    """
-    from stdann import _native
-    steps = STEPS
-    _native.swap_optimize(responses, coords, side, 2.1, 5000)  # warm-up
-    t = time.perf_counter()
-    _, stats = _native.swap_optimize(responses, coords, side, 2.1, steps, steps_per_window=SPW, seed=1)
-    dt = time.perf_counter() - t
-    print(json.dumps({"steps_per_s": stats["steps_done"] / dt}))
-    """
-)
+        def once():
+            _, stats = _native.swap_optimize(
+                responses, coords, side, 2.1, steps, steps_per_window=spw, seed=1
+            )
+            return stats["steps_done"]
+    else:
+        from stdann.topo.reference import swap_window_numpy
 
-_NUMPY = _SETUP + textwrap.dedent(
-    """
-    from stdann.topo.reference import swap_window_numpy
-    windows = WINDOWS
-    t = time.perf_counter()
-    for w in range(windows):
-        x0, y0 = rng.random(2) * (side - 2.1)
-        inside = np.flatnonzero((coords[:, 0] >= x0) & (coords[:, 0] < x0 + 2.1)
-                                & (coords[:, 1] >= y0) & (coords[:, 1] < y0 + 2.1))
-        units = rng.choice(inside, 500, replace=False)
-        swap_window_numpy(responses[:, units], coords[units], 500, rng)
-    dt = time.perf_counter() - t
-    print(json.dumps({"steps_per_s": windows * 500 / dt}))
+        def once():
+            for _ in range(steps // 500):
+                x0, y0 = rng.random(2) * (side - 2.1)
+                inside = np.flatnonzero((coords[:, 0] >= x0) & (coords[:, 0] < x0 + 2.1)
+                                        & (coords[:, 1] >= y0) & (coords[:, 1] < y0 + 2.1))
+                units = rng.choice(inside, 500, replace=False)
+                swap_window_numpy(responses[:, units], coords[units], 500, rng)
+            return steps // 500 * 500
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(once(), flush=True)
     """
 )
 
 
-def _run(code: str, threads: int | None) -> float:
-    env = dict(os.environ)
-    if threads is not None:
-        for var in (
-            "RAYON_NUM_THREADS",
-            "OMP_NUM_THREADS",
-            "OPENBLAS_NUM_THREADS",
-            "MKL_NUM_THREADS",
-        ):
-            env[var] = str(threads)
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])["steps_per_s"]
+class Worker:
+    """A process that holds the problem and runs the optimiser once per request."""
+
+    def __init__(self, kind: str, steps: int, steps_per_window: int, threads: int | None):
+        env = dict(os.environ)
+        if threads is not None:
+            for var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                env[var] = str(threads)
+            env["MKL_NUM_THREADS"] = str(threads)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER, kind, str(steps), str(steps_per_window)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready", "swap bench worker failed"
+        self.steps = 0
+
+    def __call__(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        self.steps = int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.proc.stdout.close()
 
 
-def run(quick: bool) -> list[dict]:
-    steps = 200_000 if quick else 2_000_000
-    windows = 2 if quick else 40
-    # Best of several runs each: other load on the machine only slows a run down.
-    repeats = 1 if quick else 3
-    cores = os.cpu_count() or 1
-    native = _NATIVE.replace("STEPS", str(steps))
-    native_1 = max(_run(native.replace("SPW", "500"), 1) for _ in range(repeats))
-    native_all = _run(native.replace("SPW", "500"), None)
+CASES = {
+    # id: (case, role, kind, steps per window, threads)
+    "native-1": ("native, 1 thread", "stdann", "native", 500, 1),
+    "native-all": (f"native, all threads ({CORES})", "stdann", "native", 500, None),
     # With 5,000 steps per window the O(K^2 x stimuli) correlation matrix of a
     # window is spread over ten times as many steps: close to the cost of the
     # O(K) step itself.
-    native_step = _run(native.replace("SPW", "5000"), 1)
-    numpy_1 = max(_run(_NUMPY.replace("WINDOWS", str(windows)), 1) for _ in range(repeats))
-    numpy_all = _run(_NUMPY.replace("WINDOWS", str(windows)), None)
-    section = f"swap optimisation ({UNITS:,} units, {STIMULI} stimuli, 500-unit windows)"
-    note = f"{steps:,} native steps, {windows * 500:,} NumPy steps"
-    return [
-        {
-            "section": section,
-            "case": "native, 1 thread",
-            "value": native_1,
-            "unit": "steps/s",
-            "note": note,
-        },
-        {
-            "section": section,
-            "case": f"native, all threads ({cores})",
-            "value": native_all,
-            "unit": "steps/s",
-            "note": note,
-        },
-        {
-            "section": section,
-            "case": "NumPy, 1 thread",
-            "value": numpy_1,
-            "unit": "steps/s",
-            "note": "stdann.topo.reference.swap_window_numpy",
-        },
-        {
-            "section": section,
-            "case": f"NumPy, all threads ({cores})",
-            "value": numpy_all,
-            "unit": "steps/s",
-            "note": "BLAS threads for the correlation matrix",
-        },
-        {
-            "section": section,
-            "case": "native, 1 thread, 5,000 steps/window",
-            "value": native_step,
-            "unit": "steps/s",
-            "note": "window set-up spread over 10x the steps",
-        },
-        {
-            "section": section,
-            "case": "speed-up, 1 thread",
-            "value": native_1 / numpy_1,
-            "unit": "x",
-            "note": "target >= 50x",
-        },
-        {
-            "section": section,
-            "case": "50M steps, native all threads",
-            "value": TARGET_STEPS / native_all / 60,
-            "unit": "min",
-            "note": "projected; target < 10 min",
-        },
-        {
-            "section": section,
-            "case": "50M steps, NumPy 1 thread",
-            "value": TARGET_STEPS / numpy_1 / 3600,
-            "unit": "h",
-            "note": "projected",
-        },
-    ]
+    "native-1-spw5000": ("native, 1 thread, 5,000 steps/window", "other", "native", 5000, 1),
+    "numpy-1": ("NumPy, 1 thread", "peer", "numpy", 500, 1),
+    "numpy-all": (f"NumPy, all threads ({CORES}, BLAS)", "other", "numpy", 500, None),
+}
+
+
+@pytest.mark.benchmark(group="swap")
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_swap(benchmark, case_id, quick):
+    """Timed: one optimiser call in the worker (see the module's docstring)."""
+    case, role, kind, spw, threads = CASES[case_id]
+    if kind == "native":
+        steps = 200_000 if quick else 2_000_000
+    else:
+        steps = (2 if quick else 40) * 500
+    worker = Worker(kind, steps, spw, threads)
+    try:
+        benchmark.pedantic(worker, rounds=1 if quick else 3)
+    finally:
+        worker.close()
+    record(benchmark, case, role, worker.steps, "step")

@@ -13,8 +13,18 @@ and the rows say so. Cases, each the fastest of several interleaved rounds:
 - moco + spatial: the same with the spatial loss on all eight blocks.
 
 The overheads the issue's target speaks of are moco + spatial against plain
-and against passes. Then the loader: its feed rate on prepared video with all
-cores, and a short real training run's data-wait fraction.
+and against passes. Group `train-step`, whose peer is "passes": timed, one step
+(on a GPU between two synchronizes) after one untimed warm-up step of each
+case; 5 rounds (2 with --bench-quick, batch 8). (The former runner interleaved
+the four cases round by round; pytest-benchmark times one case after the
+other.)
+
+Then the loader: group `train-loader`, its feed rate on the built-in corpus
+with all cores; timed, 200 batches of the configured recipe (40 with
+--bench-quick) after one untimed batch that pays for opening files, 3 rounds.
+And group `train-run`: one real 60-step training run (20 with --bench-quick),
+timed whole, with its data-wait fraction and end-to-end clips/s in the note.
+Neither of the last two has a peer: the table gives their rates.
 """
 
 from __future__ import annotations
@@ -22,13 +32,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
-import time
+from itertools import islice
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import record
 from stdann.config import load_config
 from stdann.model.inputs import clips_to_input
 from stdann.model.moco import momentum_at
@@ -45,7 +56,25 @@ def _config(gpu: bool, quick: bool):
     return load_config(CONFIGS / "tiny.yaml", ["train.batch_size=8"] if quick else [])
 
 
-def _step_times(config, device: torch.device, rounds: int) -> dict[str, float]:
+@pytest.fixture(scope="module")
+def setting(quick):
+    gpu = torch.cuda.is_available()
+    config = _config(gpu, quick)
+    d, t = config.data, config.train
+    where = (
+        f"{torch.cuda.get_device_name()} bf16, paper config"
+        if gpu
+        else "CPU float32, tiny config (no GPU)"
+    )
+    shape = f"batch {t.batch_size} x {d.views} views, {d.frames}x{d.size}x{d.size}"
+    return gpu, config, f"{where}; {shape}"
+
+
+@pytest.fixture(scope="module")
+def train_step(setting):
+    """step(case) for the four cases, on one model; each case warmed up once."""
+    gpu, config, _ = setting
+    device = torch.device("cuda" if gpu else "cpu")
     torch.manual_seed(0)
     d, t = config.data, config.train
     bf16 = device.type == "cuda"
@@ -64,9 +93,7 @@ def _step_times(config, device: torch.device, rounds: int) -> dict[str, float]:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    def step(case: str) -> float:
-        sync()
-        start = time.perf_counter()
+    def step(case: str) -> None:
         x = clips_to_input(clips, device)
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -86,25 +113,35 @@ def _step_times(config, device: torch.device, rounds: int) -> dict[str, float]:
         loss.backward()
         opt.step()
         sync()
-        return time.perf_counter() - start
 
-    cases = ("plain", "passes", "moco", "moco + spatial")
-    for case in cases:  # warm-up (cudnn.benchmark picks its kernels here)
+    for case in CASES:  # warm-up (cudnn.benchmark picks its kernels here)
         step(case)
-    best = dict.fromkeys(cases, float("inf"))
-    for _ in range(rounds):
-        for case in cases:
-            best[case] = min(best[case], step(case))
+    yield step, sync, n
     spatial.remove()
-    return best
 
 
-def _loader_rate(config, videos: list[Path], seconds: float) -> float:
+CASES = {"plain": "other", "passes": "peer", "moco": "other", "moco + spatial": "stdann"}
+
+
+@pytest.mark.benchmark(group="train-step")
+@pytest.mark.parametrize("case", list(CASES))
+def test_step(benchmark, train_step, setting, case, quick):
+    """Timed: one training step of the case (module docstring)."""
+    step, sync, clips = train_step
+    benchmark.pedantic(step, args=(case,), setup=sync, rounds=2 if quick else 5)
+    record(benchmark, f"step: {case}", CASES[case], 1, "step", note=f"{clips} clips; {setting[2]}")
+
+
+@pytest.mark.benchmark(group="train-loader")
+def test_loader_feed_rate(benchmark, setting, quick):
+    """Timed: the native loader's next 200 batches (40 with --bench-quick), all cores."""
     from stdann.data import VideoClipLoader
+    from stdann.train.loop import resolve_videos
 
+    _, config, _ = setting
     d = config.data
     loader = VideoClipLoader(
-        videos,
+        resolve_videos("builtin"),
         frames=d.frames,
         stride=d.stride,
         size=d.size,
@@ -113,99 +150,65 @@ def _loader_rate(config, videos: list[Path], seconds: float) -> float:
         threads=os.cpu_count(),
         augment=dataclasses.asdict(d.augment),
     )
-    clips, start, epoch = 0, None, 0
-    with loader:
-        while start is None or time.perf_counter() - start < seconds:
-            for batch in loader.iter_batches(epoch):
-                if start is None:  # the first batch pays for opening files
-                    start = time.perf_counter()
-                    continue
-                clips += batch.clips.shape[0] * batch.clips.shape[1]
-                if time.perf_counter() - start >= seconds:
-                    break
+
+    def batches():
+        epoch = 0
+        while True:
+            yield from loader.iter_batches(epoch)
             epoch += 1
-    return clips / (time.perf_counter() - start)
+
+    count = 40 if quick else 200
+    clips = []
+    with loader:
+        it = batches()
+        next(it)  # the first batch pays for opening files
+
+        def target():
+            clips.append(sum(b.clips.shape[0] * b.clips.shape[1] for b in islice(it, count)))
+
+        benchmark.pedantic(target, rounds=1 if quick else 3)
+        it.close()
+    record(
+        benchmark,
+        f"loader feed rate, {os.cpu_count()} threads, built-in corpus",
+        "stdann",
+        sum(clips) / len(clips),
+        "clip",
+    )
 
 
-def run(quick: bool) -> list[dict]:
-    from stdann.train.loop import resolve_videos
-
-    gpu = torch.cuda.is_available()
-    device = torch.device("cuda" if gpu else "cpu")
-    config = _config(gpu, quick)
+@pytest.mark.benchmark(group="train-run")
+def test_training_run(benchmark, setting, quick, tmp_path):
+    """Timed: one short real training run (train() with alpha 0.25), whole."""
+    gpu, config, _ = setting
     d, t = config.data, config.train
-    where = (
-        f"{torch.cuda.get_device_name()} bf16, paper config"
-        if gpu
-        else "CPU float32, tiny config (no GPU)"
-    )
-    shape = f"batch {t.batch_size} x {d.views} views, {d.frames}x{d.size}x{d.size}"
-    times = _step_times(config, device, rounds=2 if quick else 5)
-    section = f"Training step ({where}; {shape})"
-    rows = [
-        {"section": section, "case": f"step: {case}", "value": 1e3 * s, "unit": "ms"}
-        for case, s in times.items()
-    ]
-    full = times["moco + spatial"]
-    rows += [
-        {
-            "section": section,
-            "case": "moco + spatial vs plain fwd/bwd",
-            "value": 100 * (full / times["plain"] - 1),
-            "unit": "%",
-            "note": "includes the key encoder's forward",
-        },
-        {
-            "section": section,
-            "case": "moco + spatial vs the same network passes",
-            "value": 100 * (full / times["passes"] - 1),
-            "unit": "%",
-            "note": "MoCo's own work and the spatial loss (target <= 15%)",
-        },
-        {
-            "section": section,
-            "case": "clips per second (moco + spatial)",
-            "value": t.batch_size * d.views / full,
-            "unit": "clips/s",
-        },
-    ]
-    videos = resolve_videos("builtin")
-    feed = _loader_rate(config, videos, 3 if quick else 10)
-    rows.append(
-        {
-            "section": section,
-            "case": f"loader feed rate, {os.cpu_count()} threads, built-in corpus",
-            "value": feed,
-            "unit": "clips/s",
-            "note": f"the step consumes {t.batch_size * d.views / full:.0f} clips/s",
-        }
-    )
     # The built-in corpus (51 videos) makes no batch of 64: the data-wait run
     # takes batches of at most 16 videos, several to an epoch.
     run_batch = min(t.batch_size, 16)
-    with tempfile.TemporaryDirectory() as tmp:
-        steps = 20 if quick else 60
-        run_config = load_config(
-            CONFIGS / ("paper.yaml" if gpu else "tiny.yaml"),
-            [
-                f"train.steps={steps}",
-                f"train.log_every={steps}",
-                "train.probe_every=0",
-                "train.tensorboard=false",
-                "topography.alpha=0.25",
-                f"train.batch_size={run_batch}",
-                f"moco.queue={run_batch * d.views * 8}",
-            ],
-        )
-        train(run_config, tmp, progress=False)
-        last = [json.loads(line) for line in open(Path(tmp) / "metrics.jsonl")][-1]
-    rows.append(
-        {
-            "section": section,
-            "case": f"data wait in a {steps}-step training run, batch {run_batch}",
-            "value": 100 * last["data_wait"],
-            "unit": "%",
-            "note": f"{last['clips_per_s']:.0f} clips/s end to end (target < 10%)",
-        }
+    steps = 20 if quick else 60
+    run_config = load_config(
+        CONFIGS / ("paper.yaml" if gpu else "tiny.yaml"),
+        [
+            f"train.steps={steps}",
+            f"train.log_every={steps}",
+            "train.probe_every=0",
+            "train.tensorboard=false",
+            "topography.alpha=0.25",
+            f"train.batch_size={run_batch}",
+            f"moco.queue={run_batch * d.views * 8}",
+        ],
     )
-    return rows
+    benchmark.pedantic(train, args=(run_config, str(tmp_path)), kwargs=dict(progress=False))
+    last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    benchmark.extra_info["data_wait"] = last["data_wait"]
+    record(
+        benchmark,
+        f"{steps}-step training run, batch {run_batch}",
+        "stdann",
+        steps,
+        "step",
+        note=(
+            f"data wait {100 * last['data_wait']:.1f}% (target < 10%), "
+            f"{last['clips_per_s']:.0f} clips/s end to end"
+        ),
+    )
