@@ -14,7 +14,7 @@ from torch import nn
 
 from stdann.analysis.analyze import analyze_target, clean, print_warnings, warnings_of
 from stdann.analysis.commands import _row
-from stdann.analysis.targets import AnalysisError, AnalysisTarget, check_block
+from stdann.analysis.targets import AnalysisError, AnalysisTarget, check_block, load_target
 from stdann.cli import main as stdann_main
 from stdann.config import load_config
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
@@ -419,6 +419,8 @@ def test_analyze_a_micro_run_writes_metrics_figures_and_a_report(micro_run, tmp_
     assert metrics["model"]["step"] == 2 and networks["untrained"]["step"] == 0
     shuffled = metrics["controls"]["shuffled_positions"]["map"]
     assert "nearest_neighbour_difference_deg" in shuffled
+    # A run that names no labelled lists gets no probe, and says why.
+    assert "no labelled lists" in metrics["model"]["probe"]["reason"]
     # The untrained control is another network: other responses.
     assert metrics["model"]["blocks"]["layer3.1"] != networks["untrained"]["blocks"]["layer3.1"]
     assert any(b["quantity"] == "mt_surface_area" and b["source"] for b in metrics["macaque"])
@@ -579,3 +581,47 @@ def test_over_seeds_gives_the_median_and_range_of_every_number_per_alpha():
     assert quarter["median_dsi"] == {"median": 0.4, "min": 0.3, "max": 0.5, "runs": 3}
     # A number missing in one run: the median of the runs that have it, counted.
     assert quarter["density"] == {"median": 3.0, "min": 2.0, "max": 4.0, "runs": 2}
+
+
+@pytest.mark.slow
+def test_the_labelled_probe_of_the_model_and_its_controls(micro_run, tmp_path):
+    from stdann.data import read_video_list
+    from stdann.train.labelled_probe import probe_network
+
+    videos = micro_run.parent / "videos"
+    lists = videos / "lists"
+    lists.mkdir(exist_ok=True)
+    (lists / "classInd.txt").write_text("1 even\n2 odd\n")
+    # UCF101's layout: CLASS/VIDEO paths, the class folders beside the videos.
+    for i in range(8):
+        linked = videos / ("even", "odd")[i % 2] / f"texture{i}.mp4"
+        linked.parent.mkdir(exist_ok=True)
+        if not linked.exists():
+            linked.hardlink_to(videos / f"texture{i}.mp4")
+    lines = [f"{('even', 'odd')[i % 2]}/texture{i}.mp4 {i % 2 + 1}" for i in range(8)]
+    (lists / "trainlist01.txt").write_text("\n".join(lines[:6]) + "\n")
+    (lists / "testlist01.txt").write_text("\n".join(lines[6:]) + "\n")
+
+    def name_lists(state):
+        state["config"]["train"]["probe_train_list"] = "lists/trainlist01.txt"
+        state["config"]["train"]["probe_test_list"] = "lists/testlist01.txt"
+
+    run = altered_run(micro_run, tmp_path / "probed", name_lists)
+    out = tmp_path / "analysis"
+    assert stdann_main(["analyze", str(run), "--out", str(out)]) == 0
+    metrics = no_nan((out / "metrics.json").read_text())
+    probe = metrics["model"]["probe"]
+    assert (probe["train"], probe["test"], probe["classes"], probe["chance"]) == (6, 2, 2, 0.5)
+    # The known answer: the same probe computed here from the checkpoint.
+    target = load_target(run)
+    expected = probe_network(
+        target.backbone,
+        read_video_list(videos, "lists/trainlist01.txt"),
+        read_video_list(videos, "lists/testlist01.txt"),
+        4,
+        2,
+        32,
+    )
+    assert probe["top1"] == expected["knn"]["top1"]
+    assert metrics["controls"]["untrained"]["probe"]["test"] == 2
+    assert "kNN top-1 on labelled videos" in (out / "report.html").read_text()

@@ -260,6 +260,8 @@ def analyze_target(
     result["pattern_motion"] = pc.summary()
     result["_pattern_motion"] = pc
 
+    result["probe"] = labelled_probe(target, device)
+
     # Random dots: speed tuning of the MT block at each unit's preferred direction.
     dots = sets.dots
     dot_responses = record(target, dots, [block], device)[block]
@@ -297,6 +299,51 @@ def _speed(responses: np.ndarray, table: dict, mt: DirectionTuning):
     fit = speed_tuning(curves, speeds, blank=base)
     units = mt.responsive & np.isfinite(mt.preferred_deg)
     return fit.summary(responsive=units), fit
+
+
+#: Labelled lists of the built-in corpus's synthetic videos (their kind of motion),
+#: which the analysis probes when a run trained on that corpus names no lists.
+BUILTIN_PROBE_LISTS = ("motion/trainlist01.txt", "motion/testlist01.txt")
+
+
+def labelled_probe(target: AnalysisTarget, device: torch.device) -> dict[str, Any]:
+    """The kNN top-1 of the network's features on labelled videos
+    (`stdann.train.labelled_probe`: cosine, k = 20, temperature-weighted votes,
+    Wu et al. 2018), with chance beside it: on the config's
+    `train.probe_train_list` / `probe_test_list`, or on the built-in corpus's
+    motion classes for a run trained on it; a reason where there are none."""
+    from stdann.train.labelled_probe import ProbeError, probe_network
+    from stdann.train.loop import TrainingError, _labelled_lists
+
+    c = target.config
+    lists = (c.train.probe_train_list, c.train.probe_test_list)
+    if lists[0] is None and c.data.root == "builtin":
+        lists = BUILTIN_PROBE_LISTS
+    if lists[0] is None or lists[1] is None:
+        return {
+            "reason": "no labelled lists: set train.probe_train_list and train.probe_test_list "
+            "(or run `stdann probe`)"
+        }
+    try:
+        train, test = _labelled_lists(c.data.root, lists[0], lists[1])
+        out = probe_network(
+            target.backbone, train, test, c.data.frames, c.data.stride, c.data.size, device
+        )
+    except (TrainingError, ProbeError, OSError) as err:
+        return {"reason": f"the labelled probe could not run: {err}"}
+    knn = out["knn"]
+    return {
+        "train_list": lists[0],
+        "test_list": lists[1],
+        "top1": knn["top1"],
+        "chance": knn["chance"],
+        "majority": knn["majority"],
+        "k": knn["k"],
+        "classes": knn["classes"],
+        "train": knn["train"],
+        "test": knn["test"],
+        "skipped": len(out.get("skipped", [])),
+    }
 
 
 def warnings_of(label: str, result: dict[str, Any], block: str) -> list[str]:

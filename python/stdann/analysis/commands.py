@@ -210,6 +210,15 @@ def _ratio(d: Any) -> Any:
 #: The shuffled-positions control changes only the map: its tuning rows are the model's.
 Row = tuple[str, Callable[[dict[str, Any], str], Any], str]
 _ROWS: list[Row] = [
+    (
+        "kNN top-1 on labelled videos (chance)",
+        lambda r, b: (
+            None
+            if get(r, "probe", "top1") is None
+            else f"{r['probe']['top1']:.3g} ({r['probe']['chance']:.3g})"
+        ),
+        "",
+    ),
     ("fraction responsive", lambda r, b: get(r, "blocks", b, "fraction_responsive"), ""),
     (
         "fraction direction-selective (DSI >= 1/3)",
