@@ -561,7 +561,7 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
                 "preferred speed (deg/s)",
                 fig_dir,
                 "speed_tuning",
-                marker=(32.0, "macaque MT peak, near 32 deg/s"),
+                marker=_speed_marker(),
                 log_x=True,
             ),
             "Preferred speeds of log-Gaussian fits (Nover et al. 2005) to random-dot responses at "
@@ -574,6 +574,14 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
         )
     )
     return figs
+
+
+def _speed_marker() -> tuple[float, str] | None:
+    """The macaque MT preferred-speed peak, as `stdann.analysis.macaque` holds it."""
+    b = baseline("mt_preferred_speed_peak")
+    if b is None or not isinstance(b.value, int | float):
+        return None
+    return float(b.value), f"macaque MT peak, near {b.value:g} deg/s"
 
 
 def _load_controls(target, source: Path) -> dict[str, Any]:
