@@ -30,6 +30,7 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
         f"data.root={corpus}",
         "recipe.pretrain_steps=2",
         "recipe.topographic_steps=2",
+        "recipe.topographic_lr_scale=0.5",
     ]
     config = load_config(CONFIGS / "tiny.yaml", overrides)
     seen = []
@@ -61,6 +62,10 @@ def test_recipe_runs_every_stage_and_a_rerun_skips_them(tmp_path):
     assert state["step"] == 2 and state["config"]["topography"]["alpha"] == 0.25
     pre = load_checkpoint(tmp_path / "run" / "1-pretrain" / "checkpoints" / "step-000000002.pt")
     assert pre["config"]["topography"]["alpha"] == 0
+    # Stage 4 fine-tunes at recipe.topographic_lr_scale of the learning rate.
+    lr = config.optim.lr_per_64_clips
+    assert pre["config"]["optim"]["lr_per_64_clips"] == lr
+    assert state["config"]["optim"]["lr_per_64_clips"] == lr * 0.5
     # A rerun finds every stage finished.
     seen.clear()
     run_recipe(config, tmp_path / "run", progress=False, on_stage=lambda s, k: seen.append((s, k)))

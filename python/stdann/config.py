@@ -178,6 +178,7 @@ class RecipeConfig:
     pretrain_steps: int
     topographic_steps: int
     init: str
+    topographic_lr_scale: float
     gratings: GratingConfig
 
 
@@ -534,6 +535,10 @@ def validate(c: Config) -> None:
     _check(
         c.recipe.init in ("progressive", "scratch"),
         f"recipe.init: progressive or scratch, not {c.recipe.init!r}",
+    )
+    _check(
+        0 < c.recipe.topographic_lr_scale <= 1,
+        "recipe.topographic_lr_scale must be in (0, 1] (a fraction of optim.lr_per_64_clips)",
     )
 
 

@@ -164,7 +164,11 @@ def run_recipe(
     # 4. Both losses on the optimised positions.
     stage = STAGES[3]
     if unfinished(stage):
-        topo = stage_config(config, [f"train.steps={config.recipe.topographic_steps}"])
+        lr = config.optim.lr_per_64_clips * config.recipe.topographic_lr_scale
+        topo = stage_config(
+            config,
+            [f"train.steps={config.recipe.topographic_steps}", f"optim.lr_per_64_clips={lr!r}"],
+        )
         train(
             topo,
             folders[stage],
