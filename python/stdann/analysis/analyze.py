@@ -312,8 +312,8 @@ def labelled_probe(target: AnalysisTarget, device: torch.device) -> dict[str, An
     Wu et al. 2018), with chance beside it: on the config's
     `train.probe_train_list` / `probe_test_list`, or on the built-in corpus's
     motion classes for a run trained on it; a reason where there are none."""
+    from stdann.data.lists import VideoListError, labelled_lists
     from stdann.train.labelled_probe import ProbeError, probe_network
-    from stdann.train.loop import TrainingError, _labelled_lists
 
     c = target.config
     lists = (c.train.probe_train_list, c.train.probe_test_list)
@@ -325,11 +325,11 @@ def labelled_probe(target: AnalysisTarget, device: torch.device) -> dict[str, An
             "(or run `stdann probe`)"
         }
     try:
-        train, test = _labelled_lists(c.data.root, lists[0], lists[1])
+        train, test = labelled_lists(c.data.root, lists[0], lists[1])
         out = probe_network(
             target.backbone, train, test, c.data.frames, c.data.stride, c.data.size, device
         )
-    except (TrainingError, ProbeError, OSError) as err:
+    except (VideoListError, ProbeError, OSError) as err:
         return {"reason": f"the labelled probe could not run: {err}"}
     knn = out["knn"]
     return {

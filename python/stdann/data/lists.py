@@ -505,3 +505,31 @@ def _resolve(
         unreadable=tuple(unreadable),
         duplicates=duplicates,
     )
+
+
+def labelled_lists(root: str, train_list: str, test_list: str) -> tuple[VideoList, VideoList]:
+    """The two labelled VideoLists a probe reads (`train.probe_train_list` and
+    `probe_test_list`), relative to `root`, a data.root (the built-in
+    corpus's folder for "builtin"); VideoListError naming the key where a
+    list cannot be read or has no labels."""
+    from pathlib import Path
+
+    if root == "builtin":
+        from stdann.data.builtin import builtin_corpus_folder
+
+        folder = builtin_corpus_folder()
+    else:
+        folder = Path(root).expanduser()
+    lists = []
+    for key, name in (("probe_train_list", train_list), ("probe_test_list", test_list)):
+        try:
+            listed = read_video_list(folder, name)
+        except VideoListError as err:
+            raise VideoListError(f"train.{key}: {err}") from None
+        if listed.labels is None:
+            raise VideoListError(
+                f"train.{key} '{listed.source}' has no labels ({listed.format}): name a "
+                "labelled list, e.g. a UCF101 trainlist/testlist with classInd.txt"
+            )
+        lists.append(listed)
+    return lists[0], lists[1]

@@ -147,30 +147,16 @@ def resolve_videos(
 
 
 def _labelled_lists(root: str, train_list: str, test_list: str) -> tuple[Any, Any]:
-    """The two VideoLists of train.probe_train_list / probe_test_list, relative to
-    data.root (the built-in corpus's folder for builtin), their lines logged."""
-    from stdann.data.lists import VideoListError, read_video_list
+    """`stdann.data.lists.labelled_lists`, its errors a TrainingError, their lines logged."""
+    from stdann.data.lists import VideoListError, labelled_lists
 
-    if root == "builtin":
-        from stdann.data.builtin import builtin_corpus_folder
-
-        folder = builtin_corpus_folder()
-    else:
-        folder = Path(root).expanduser()
-    lists = []
-    for key, name in (("probe_train_list", train_list), ("probe_test_list", test_list)):
-        try:
-            listed = read_video_list(folder, name)
-        except VideoListError as err:
-            raise TrainingError(f"train.{key}: {err}") from None
-        if listed.labels is None:
-            raise TrainingError(
-                f"train.{key} '{listed.source}' has no labels ({listed.format}): name a "
-                "labelled list, e.g. a UCF101 trainlist/testlist with classInd.txt"
-            )
+    try:
+        lists = labelled_lists(root, train_list, test_list)
+    except VideoListError as err:
+        raise TrainingError(str(err)) from None
+    for key, listed in zip(("probe_train_list", "probe_test_list"), lists, strict=True):
         log.info("train.%s: %s", key, listed.summary())
-        lists.append(listed)
-    return lists[0], lists[1]
+    return lists
 
 
 def block_alpha(config: Config) -> dict[str, float]:
