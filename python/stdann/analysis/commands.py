@@ -372,7 +372,7 @@ _MAP_ROWS = {
 
 def _summary_table(networks: dict[str, dict[str, Any] | None], block: str) -> str:
     """The MT block of the model and of every control, beside macaque MT."""
-    names = [n for n in ("model", "untrained", "alpha_0", "shuffled_positions")]
+    names = ("model", "untrained", "alpha_0", "shuffled_positions")
     rows = []
     for label, value, macaque in _ROWS:
         cells = []
@@ -431,16 +431,22 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
                     "maps: hue is twice the axis angle; a winding of +-1 is a +-1/2 pinwheel.",
                 )
             )
-    pops = [
-        (CONTROL_LABELS[n], networks[n]["blocks"][block]["preferred_direction"], t)
-        for n, t in (("model", tuning), ("untrained", None), ("alpha_0", None))
-        if networks.get(n) is not None
-    ]
+    # The trained networks (the shuffled-positions control has the model's units).
+    trained = [n for n in ("model", "untrained", "alpha_0") if networks.get(n) is not None]
     figs.append(
         Figure(
             "Preferred directions of the direction-selective units",
             figures.polar_histograms_figure(
-                [(label, p) for label, p, _ in pops], fig_dir, "preferred_directions"
+                [
+                    (
+                        CONTROL_LABELS[n],
+                        networks[n]["blocks"][block]["preferred_direction"],  # type: ignore[index]
+                        figures.COLOURS[n],
+                    )
+                    for n in trained
+                ],
+                fig_dir,
+                "preferred_directions",
             ),
             "Polar histograms (16 bins of 22.5 deg) of the preferred directions of the "
             "direction-selective units, with the resultant R (0: every direction alike) and the "
@@ -448,15 +454,16 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
             "change the units, so they have the model's histogram.",
         )
     )
-    series = [
-        (CONTROL_LABELS[n], _tuned(networks.get(n), block))
-        for n in ("model", "untrained", "alpha_0")
-    ]
     figs.append(
         Figure(
             "Direction tuning of the population",
             figures.histograms_figure(
-                [(label, t) for label, t in series if t is not None], fig_dir, "tuning_histograms"
+                [
+                    (CONTROL_LABELS[n], _tuned(networks[n], block), figures.COLOURS[n])
+                    for n in trained
+                ],
+                fig_dir,
+                "tuning_histograms",
             ),
             "Responsive units of the MT block, on the responses as recorded (nothing clipped): "
             "the raw DSI, the index relative to the blank (above 1 where the null response "
@@ -510,11 +517,10 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
             "response as a dashed circle.",
         )
     )
-    trained = [(n, networks.get(n)) for n in ("model", "untrained", "alpha_0")]
-    trained = [(n, r) for n, r in trained if r is not None]
+    with_results = [(n, networks[n]) for n in trained]
     pc = main["_pattern_motion"]
     scatter = []
-    for n, r in trained:
+    for n, r in with_results:
         p = r["_pattern_motion"]
         classed = p.classed if p.classed is not None else np.ones(len(p.zp), bool)
         scatter.append((p.zc[classed], p.zp[classed], CONTROL_LABELS[n], figures.COLOURS[n]))
@@ -541,7 +547,7 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
         CONTROL_LABELS[n]
         + ": "
         + ", ".join(f"{c} {v['count']}" for c, v in (get(r, "speed", "classes") or {}).items())
-        for n, r in trained
+        for n, r in with_results
     )
     figs.append(
         Figure(
@@ -555,7 +561,7 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
                         CONTROL_LABELS[n],
                         figures.COLOURS[n],
                     )
-                    for n, r in trained
+                    for n, r in with_results
                 ],
                 np.geomspace(min(speeds) / 2, max(speeds) * 2, 17),
                 "preferred speed (deg/s)",

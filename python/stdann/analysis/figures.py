@@ -105,9 +105,11 @@ def _hist(ax, values: np.ndarray, bins, color, label) -> None:
         )
 
 
-def histograms_figure(networks: list[tuple[str, DirectionTuning]], folder: Path, name: str) -> Path:
+def histograms_figure(
+    networks: list[tuple[str, DirectionTuning, str]], folder: Path, name: str
+) -> Path:
     """Raw DSI, the blank-relative DI and the raw direction CV of the responsive
-    units of each network, on one set of axes per metric. The end bins hold the
+    units of each network ((label, tuning, colour) each), on one set of axes per metric. The end bins hold the
     values beyond them, and are marked."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     specs = [
@@ -115,10 +117,9 @@ def histograms_figure(networks: list[tuple[str, DirectionTuning]], folder: Path,
         ("di_blank", np.linspace(-0.5, 2.5, 31), "DI relative to the blank"),
         ("cv", np.linspace(0, 1, 21), "direction circular variance (raw)"),
     ]
-    colours = list(COLOURS.values())
     for ax, (attr, bins, label) in zip(axes, specs, strict=True):
-        for i, (who, t) in enumerate(networks):
-            _hist(ax, getattr(t, attr)[t.responsive], bins, colours[i % len(colours)], who)
+        for who, t, colour in networks:
+            _hist(ax, getattr(t, attr)[t.responsive], bins, colour, who)
         if attr == "di_blank":
             ax.axvline(1.0, color="black", lw=0.8, ls=":")
             ax.text(bins[-1], ax.get_ylim()[1] * 0.95, ">= end", ha="right", fontsize=6)
@@ -130,16 +131,15 @@ def histograms_figure(networks: list[tuple[str, DirectionTuning]], folder: Path,
 
 
 def polar_histograms_figure(
-    populations: list[tuple[str, dict[str, Any]]], folder: Path, name: str
+    populations: list[tuple[str, dict[str, Any], str]], folder: Path, name: str
 ) -> Path:
-    """One polar histogram per network of its direction-selective units'
-    preferred directions (`stdann.analysis.population` statistics)."""
+    """One polar histogram per network ((label, `stdann.analysis.population`
+    statistics, colour) each) of its direction-selective units' preferred directions."""
     n = max(1, len(populations))
     fig, axes = plt.subplots(
         1, n, figsize=(3.8 * n, 3.6), subplot_kw={"projection": "polar"}, squeeze=False
     )
-    colours = list(COLOURS.values())
-    for i, (ax, (who, p)) in enumerate(zip(axes[0], populations, strict=False)):
+    for ax, (who, p, colour) in zip(axes[0], populations, strict=False):
         counts = p.get("histogram")
         if counts:
             bins = len(counts)
@@ -148,7 +148,7 @@ def polar_histograms_figure(
                 np.arange(bins) * width,
                 counts,
                 width=width,
-                color=colours[i % len(colours)],
+                color=colour,
                 alpha=0.7,
                 edgecolor="white",
             )

@@ -37,6 +37,7 @@ from stdann.analysis.tuning import (
     interpolate_tuning_curve,
     median_and_quartiles,
     sorted_directions,
+    stimulus_columns,
 )
 
 #: Classes of a unit.
@@ -306,17 +307,7 @@ def _same_set(a: np.ndarray, b: np.ndarray) -> bool:
 def _columns(
     responses: npt.ArrayLike, table: dict[str, np.ndarray], needed: tuple[str, ...], what: str
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    r = np.asarray(responses, dtype=np.float64)
-    missing = [c for c in needed if c not in table]
-    if missing:
-        raise TuningError(f"the {what} table lacks columns {missing} (it needs {list(needed)})")
-    columns = {c: np.asarray(table[c]) for c in needed}
-    n = len(columns["blank"])
-    if r.ndim != 2 or r.shape[0] != n or any(v.shape != (n,) for v in columns.values()):
-        raise TuningError(
-            f"{what} responses must be (N, U) with a row per table row (N = {n}), got "
-            f"{r.shape}; columns { ({k: v.shape for k, v in columns.items()}) }"
-        )
+    r, columns = stimulus_columns(responses, table, needed, what)
     if not np.all(np.isfinite(r)):
         raise TuningError(f"{what} responses are NaN or infinite")
     columns = {

@@ -416,6 +416,28 @@ def direction_tuning(
     )
 
 
+def stimulus_columns(
+    responses: npt.ArrayLike, table: dict[str, np.ndarray], needed: tuple[str, ...], what: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(responses (N, U) as float64, the `needed` columns of a stimulus table),
+    checked: every column there, and a row of responses per table row.
+    `what` names the table in the errors ("drifting-grating", "plaid")."""
+    r = np.asarray(responses, dtype=np.float64)
+    missing = [c for c in needed if c not in table]
+    if missing:
+        raise TuningError(
+            f"the {what} table lacks columns {missing} (a {what} table has {list(needed)})"
+        )
+    columns = {c: np.asarray(table[c]) for c in needed}
+    n = len(columns["blank"])
+    if r.ndim != 2 or r.shape[0] != n or any(v.shape != (n,) for v in columns.values()):
+        raise TuningError(
+            f"{what} responses must be (N, U) with a row per table row (N = {n}), got "
+            f"{r.shape}; columns { ({k: v.shape for k, v in columns.items()}) }"
+        )
+    return r, columns
+
+
 def grating_tuning(
     responses: npt.ArrayLike, table: dict[str, np.ndarray], **thresholds: float
 ) -> DirectionTuning:
@@ -430,20 +452,7 @@ def grating_tuning(
     have been shown at every frequency pair. `thresholds` as in
     `direction_tuning`.
     """
-    r = np.asarray(responses, dtype=np.float64)
-    missing = [c for c in GRATING_TABLE_COLUMNS if c not in table]
-    if missing:
-        raise TuningError(
-            f"the stimulus table lacks columns {missing} (a drifting-grating table has "
-            f"{list(GRATING_TABLE_COLUMNS)})"
-        )
-    columns = {c: np.asarray(table[c]) for c in GRATING_TABLE_COLUMNS}
-    n = len(columns["blank"])
-    if r.ndim != 2 or r.shape[0] != n or any(v.shape != (n,) for v in columns.values()):
-        raise TuningError(
-            f"responses must be (N, U) with a row per table row (N = {n}), got {r.shape}; "
-            f"columns { ({k: v.shape for k, v in columns.items()}) }"
-        )
+    r, columns = stimulus_columns(responses, table, GRATING_TABLE_COLUMNS, "drifting-grating")
     is_blank = columns["blank"].astype(bool)
     blank = r[is_blank].mean(axis=0) if is_blank.any() else np.zeros(r.shape[1])
     contrast = columns["contrast"].astype(np.float64)
