@@ -24,25 +24,33 @@ import pytest
 import torch
 
 from conftest import record
+from stdann.config import load_config
 from stdann.model import BLOCK_NAMES, r3d18_backbone, unit_shapes
-from stdann.topo import BlockPositions, SpatialLoss, retinotopic_positions, sample_neighbourhoods
-from stdann.topo.sheets import load_topography_config
+from stdann.topo import (
+    BlockPositions,
+    SpatialLoss,
+    block_sheets,
+    retinotopic_positions,
+    sample_neighbourhoods,
+)
 
 
 def _positions(frames: int, size: int) -> dict[str, BlockPositions]:
-    config = load_topography_config("configs/paper.yaml")
+    topography = load_config("configs/paper.yaml").topography
+    sheets = block_sheets(topography)
+    jitter, min_fill = topography.placement.jitter, topography.neighbourhoods.min_fill
     rng = np.random.default_rng(0)
     out = {}
     for block, shape in unit_shapes(frames, size, size).items():
-        sheet = config.sheets[block]
-        coords = retinotopic_positions(shape, sheet.side_mm, config.jitter, rng)
+        sheet = sheets[block]
+        coords = retinotopic_positions(shape, sheet.side_mm, jitter, rng)
         # The sheet's own width where the small clip leaves enough units per
         # window; otherwise a wider window, so that every block takes part.
         width = sheet.neighbourhood_width_mm
-        while len(coords) * (width / sheet.side_mm) ** 2 * config.min_fill < 50:
+        while len(coords) * (width / sheet.side_mm) ** 2 * min_fill < 50:
             width *= 1.5
         nb = sample_neighbourhoods(
-            coords, sheet.side_mm, min(width, sheet.side_mm), 50, 500, config.min_fill, rng
+            coords, sheet.side_mm, min(width, sheet.side_mm), 50, 500, min_fill, rng
         )
         out[block] = BlockPositions(
             block, sheet.area, shape, coords, nb, sheet.side_mm, min(width, sheet.side_mm)

@@ -43,9 +43,8 @@ from conftest import record
 from stdann.config import load_config
 from stdann.model.inputs import clips_to_input
 from stdann.model.moco import momentum_at
-from stdann.topo import SpatialLoss, initial_positions
-from stdann.topo.sheets import topography_from_config
-from stdann.train.loop import block_alpha, build_moco, parameter_groups, train
+from stdann.topo import SpatialLoss, block_alpha, initial_positions
+from stdann.train.loop import build_moco, parameter_groups, train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -79,9 +78,9 @@ def train_step(setting):
     d, t = config.data, config.train
     bf16 = device.type == "cuda"
     moco = build_moco(config, 1).to(device)
-    positions = initial_positions(topography_from_config(config))
+    positions = initial_positions(config)
     spatial = SpatialLoss(
-        moco.query_encoder().backbone, positions, block_alpha(config), seed=config.seed
+        moco.query_encoder().backbone, positions, block_alpha(config.topography), seed=config.seed
     )
     opt = torch.optim.SGD(parameter_groups(moco.encoder_q, 1e-4), lr=0.01, momentum=0.9)
     n = t.batch_size * d.views

@@ -19,7 +19,7 @@ from stdann.cli import main as stdann_main
 from stdann.config import load_config
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
 from stdann.topo import BlockPositions, initial_positions, sample_neighbourhoods, save_positions
-from stdann.topo.sheets import topography_from_config
+from stdann.topo.sheets import block_sheets
 from stdann.train.checkpoint import load_checkpoint
 from train_fixtures import CONFIGS, MICRO, micro_corpus
 
@@ -129,8 +129,8 @@ class HandBuilt(nn.Module):
 def striped_positions(config) -> BlockPositions:
     """Positions of the MT block with each channel in a stripe of its own: a
     planted map whose neighbours share their preference."""
-    topography = topography_from_config(config)
-    sheet = topography.sheets["layer3.1"]
+    sheet = block_sheets(config.topography)["layer3.1"]
+    nb = config.topography.neighbourhoods
     side = sheet.side_mm
     rng = np.random.default_rng(0)
     channels, units = len(PLANTED), POOL * POOL
@@ -146,9 +146,9 @@ def striped_positions(config) -> BlockPositions:
         coordinates,
         side,
         sheet.neighbourhood_width_mm,
-        topography.neighbourhoods_per_block,
-        topography.max_units,
-        topography.min_fill,
+        nb.per_block,
+        nb.max_units,
+        nb.min_fill,
         rng,
     )
     return BlockPositions(
@@ -523,7 +523,7 @@ def test_a_checkpoint_of_another_width(micro_run, tmp_path, capsys):
 @pytest.mark.slow
 def test_positions_made_for_another_clip_size(micro_run, tmp_path, capsys):
     config = load_config(CONFIGS / "tiny.yaml", [*MICRO, "data.size=64"])
-    other = initial_positions(topography_from_config(config))
+    other = initial_positions(config)
     run = altered_run(micro_run, tmp_path / "moved", positions=other)
     analyze_fails(
         run,

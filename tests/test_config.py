@@ -12,7 +12,8 @@ from stdann.config import (
     config_differences,
     load_config,
 )
-from stdann.topo.sheets import topography_from_config
+from stdann.model.backbone import BLOCK_NAMES, unit_shapes
+from stdann.topo import block_sheets, initial_positions
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 
@@ -83,11 +84,15 @@ def test_differences_ignore_run_length_and_logging():
 
 def test_topography_section_drives_the_sheets_and_unit_shapes():
     config = load_config(CONFIGS / "tiny.yaml")
-    topo = topography_from_config(config)
-    assert topo.clip == (config.data.frames, config.data.size, config.data.size)
-    assert topo.width == config.model.width
-    assert topo.sheets["layer1.0"].neighbourhood_width_mm == 0.1
-    assert topo.sheets["layer3.1"].area == "MT"
+    sheets = block_sheets(config.topography)
+    assert sheets["layer1.0"].neighbourhood_width_mm == 0.1
+    assert sheets["layer3.1"].area == "MT"
+    positions = initial_positions(config)
+    d = config.data
+    assert (
+        positions["layer1.0"].unit_shape
+        == unit_shapes(d.frames, d.size, d.size, channels=config.model.width)["layer1.0"]
+    )
 
 
 def test_a_saved_config_from_an_earlier_stdann_takes_the_keys_it_lacks_from_paper_yaml():
@@ -150,3 +155,47 @@ def test_data_list_is_null_by_default_and_checked():
         load_config(CONFIGS / "paper.yaml", ["data.root=/data/ucf101", "data.list=''"])
     with pytest.raises(ConfigError, match=r"data\.list: expected str \| None, got 3"):
         load_config(CONFIGS / "paper.yaml", ["data.root=/data/ucf101", "data.list=3"])
+
+
+def test_a_saved_config_without_the_swaps_min_fill_takes_paper_yamls():
+    from stdann.config import config_from_saved
+
+    saved = load_config(CONFIGS / "tiny.yaml").to_dict()
+    del saved["topography"]["swap"]["min_fill"]
+    config, filled = config_from_saved(saved)
+    assert filled == ["topography.swap.min_fill"]
+    paper = load_config(CONFIGS / "paper.yaml")
+    assert config.topography.swap.min_fill == paper.topography.swap.min_fill
+    # A knob of the same name elsewhere is another value, kept as saved.
+    assert (
+        config.topography.neighbourhoods.min_fill
+        == saved["topography"]["neighbourhoods"]["min_fill"]
+    )
+
+
+#: Every block on the sheet of an area no config defines.
+ALL_IN_MST = "{" + ", ".join(f"{b}: MST" for b in BLOCK_NAMES) + "}"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("topography.blocks={layer1.0: retina}", r"topography\.blocks: missing layer1\.1"),
+        ("topography.blocks.conv9=MT", r"unknown blocks \['conv9'\]"),
+        (f"topography.blocks={ALL_IN_MST}", r"topography\.blocks\.layer1\.0: no area 'MST'"),
+        ("topography.areas.V1.sheet_area_mm2=0", r"areas\.V1\.sheet_area_mm2 must be > 0"),
+        ("topography.areas.V1.neighbourhood_width_mm=-1", r"V1\.neighbourhood_width_mm must"),
+        ("topography.alpha={layer9.9: 0.5}", r"topography\.alpha: unknown blocks \['layer9\.9'\]"),
+        ("topography.alpha=-1", "finite and >= 0"),
+        ("topography.alpha=.nan", "finite and >= 0"),
+        ("topography.spatial_loss.kind=cosine", "rel or abs"),
+        ("topography.neighbourhoods.max_units=2", r"max_units must be >= 3"),
+        ("topography.neighbourhoods.min_fill=0", r"neighbourhoods\.min_fill must be in \(0, 1\]"),
+        ("topography.placement.jitter=-0.1", r"jitter must be >= 0"),
+        ("topography.swap.steps_per_window=0", "steps_per_window >= 1"),
+        ("topography.swap.min_fill=1.5", r"swap\.min_fill must be in \[0, 1\]"),
+    ],
+)
+def test_topography_is_checked_with_the_rest_of_the_config(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(CONFIGS / "paper.yaml", [override])

@@ -3,6 +3,7 @@ rank order and equal everywhere; shuffle BN across ranks; exact resume."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -203,3 +204,47 @@ def test_two_ranks_agree_on_the_step_a_signal_stops_them_at(tmp_path):
             assert torch.equal(v, b["moco"][part][k]), (part, k)
     for k in ("queue", "queue_videos", "queue_ptr"):
         assert torch.equal(a["moco"][k], b["moco"][k]), k
+
+
+def _diverging_worker(rank: int, world: int, port: int, overrides: list[str], out: str) -> None:
+    from stdann.train import NonFiniteLossError
+
+    _environment(rank, world, port)
+    if rank == 1:
+        # Rank 1's loss alone is NaN in its third step.
+        real_forward, calls = MoCo.forward, [0]
+
+        def forward(self, *args, **kwargs):
+            loss, stats = real_forward(self, *args, **kwargs)
+            calls[0] += 1
+            return (loss * float("nan") if calls[0] == 3 else loss), stats
+
+        MoCo.forward = forward
+    try:
+        try:
+            train(load_config(CONFIGS / "tiny.yaml", overrides), out, progress=False)
+        except NonFiniteLossError as err:
+            Path(out, f"rank-{rank}.txt").write_text(str(err))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_a_nan_on_one_rank_stops_every_rank_before_the_probe_and_the_checkpoint(tmp_path):
+    """The loss is checked where numbers leave the device, on every rank at once:
+    rank 1's NaN at step 3 stops both ranks at step 4 (a log line every 5
+    steps), before rank 0's probe and before the checkpoint; step 2's is kept."""
+    corpus = micro_corpus(tmp_path / "videos")
+    out = tmp_path / "run"
+    overrides = [*MICRO, f"data.root={corpus}", "train.steps=6", "train.log_every=5"]
+    mp.spawn(_diverging_worker, args=(2, free_port(), overrides, str(out)), nprocs=2, join=True)
+    assert (out / "rank-1.txt").read_text().startswith("step 3: the loss is nan")
+    assert (
+        (out / "rank-0.txt")
+        .read_text()
+        .startswith("step 3: the loss is not finite on another rank")
+    )
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000000002.pt"]
+    assert [
+        json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
+    ] == [0, 2]

@@ -55,7 +55,6 @@ from stdann.topo.positions import (
     load_positions_safetensors,
     save_positions_safetensors,
 )
-from stdann.topo.sheets import topography_from_config
 from stdann.train.checkpoint import backbone_from_checkpoint, file_sha256, resolve_checkpoint
 from train_fixtures import CONFIGS, MICRO, micro_corpus
 
@@ -102,7 +101,7 @@ def assert_same_state(got: dict, expected: dict) -> None:
 
 def test_positions_round_trip_through_safetensors_exactly(tmp_path):
     config = micro_config()
-    positions = initial_positions(topography_from_config(config))
+    positions = initial_positions(config)
     # A block of known values: a sheet side with every digit of a double, and
     # 16-bit neighbourhood indices, whose dtype must come back as it went.
     side = float(np.sqrt(50.0))
@@ -143,7 +142,7 @@ def test_positions_round_trip_through_safetensors_exactly(tmp_path):
 
 def test_positions_safetensors_checked_against_unit_shapes(tmp_path):
     config = micro_config()
-    positions = initial_positions(topography_from_config(config))
+    positions = initial_positions(config)
     path = save_positions_safetensors(tmp_path / "p.safetensors", positions)
     shapes = unit_shapes(4, 32, 32, channels=4)
     assert_same_positions(load_positions_safetensors(path, shapes), positions)
@@ -540,7 +539,7 @@ def test_weights_target_takes_its_width_from_the_weights(torchvision_weights):
     assert target.positions_source == (
         "retinotopic, made from 'micro.yaml' at width 64 (the weights carry none)"
     )
-    expected = initial_positions(topography_from_config(target.config))
+    expected = initial_positions(target.config)
     assert_same_positions(target.positions, expected)
     assert target.positions["layer3.1"].unit_shape == (256, 4, 4)
     assert alpha_zero_control(target, root / "r3d18.pth") == (
@@ -560,7 +559,7 @@ def test_weights_target_takes_its_width_from_the_weights(torchvision_weights):
 def test_weights_target_positions_from_a_folder(torchvision_weights, tmp_path):
     root = torchvision_weights
     config = micro_config("model.width=64")
-    positions = initial_positions(topography_from_config(config), seed=5)
+    positions = initial_positions(config, seed=5)
     save_positions_safetensors(tmp_path / "model" / POSITIONS_FILE, positions)
     target = load_weights_target(
         root / "r3d18.pth", config=root / "micro.yaml", positions=tmp_path / "model"
@@ -568,7 +567,7 @@ def test_weights_target_positions_from_a_folder(torchvision_weights, tmp_path):
     assert_same_positions(target.positions, positions)
     assert target.positions_source == "from 'model' (the weights carry none)"
     # Positions made for the micro network (width 4) do not fit width 64.
-    narrow = initial_positions(topography_from_config(micro_config()))
+    narrow = initial_positions(micro_config())
     from stdann.topo import save_positions
 
     save_positions(tmp_path / "narrow", narrow)

@@ -23,7 +23,11 @@ def test_report_opens_with_every_image_loaded_and_no_errors(tmp_path):
     vector = z[(coords[:, 1] * 10).astype(int), (coords[:, 0] * 10).astype(int)]
     dmap = direction_map(coords, vector / np.abs(vector), 5.0, 0.1, 0.2)
     figs = [
-        Figure("map", figures.direction_map_figure(dmap, None, tmp_path / "f", "map"), "a map"),
+        Figure(
+            "map",
+            figures.direction_map_figure([("model", dmap, None)], tmp_path / "f", "map"),
+            "a map",
+        ),
         Figure(
             "hist",
             figures.histogram_figure(

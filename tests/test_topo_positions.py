@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from stdann.cli import main as stdann_main
+from stdann.config import ConfigError, load_config
 from stdann.model import BLOCK_NAMES, block_output_shapes, r3d18_backbone, unit_shapes
 from stdann.topo import (
     FORMAT_VERSION,
@@ -18,35 +19,21 @@ from stdann.topo import (
     CorticalSheet,
     PositionsFileError,
     PositionsMismatchError,
-    SheetConfigError,
     initial_positions,
     load_positions,
-    load_topography_config,
     neighbourhood_size,
     retinotopic_positions,
     sample_neighbourhoods,
     save_positions,
-    topography_config_from_dict,
 )
 
 CONFIG = "configs/paper.yaml"
 
 
-@pytest.fixture(scope="module")
-def config_dict() -> dict:
-    """The topography section of the paper config, for 16 x 112 x 112 clips."""
-    with open(CONFIG) as f:
-        data = yaml.safe_load(f)
-    section = {k: v for k, v in data["topography"].items() if k != "positions"}
-    return {**section, "clip": {"frames": 16, "height": 112, "width": 112}, "seed": data["seed"]}
-
-
-def small_config(config_dict: dict, **changes) -> dict:
-    """The default config on 8 x 56 x 56 clips with few neighbourhoods."""
-    d = {**config_dict, "clip": {"frames": 8, "height": 56, "width": 56}}
-    d["neighbourhoods"] = {**d["neighbourhoods"], "per_block": 20}
-    d.update(changes)
-    return d
+def small_config(*overrides: str):
+    """The paper config on 8 x 56 x 56 clips with few neighbourhoods."""
+    small = ["data.frames=8", "data.size=56", "topography.neighbourhoods.per_block=20"]
+    return load_config(CONFIG, [*small, *overrides])
 
 
 def test_unit_counts_of_the_eight_blocks_for_16x112x112_clips():
@@ -88,27 +75,25 @@ def test_block_output_shapes_match_a_forward_pass():
     assert out == block_output_shapes(16, 112, 112)
 
 
-def test_config_errors_say_what_is_wrong(config_dict, tmp_path):
-    bad = {
-        **config_dict,
-        "areas": {
-            **config_dict["areas"],
-            "MT": {"sheet_area_mm2": 1.0, "neighbourhood_width_mm": 2.1},
-        },
-    }
+def test_config_errors_say_what_is_wrong(tmp_path):
     with pytest.raises(
-        SheetConfigError, match=r"MT.*width 2.1 mm is larger than the sheet side 1 mm"
+        ConfigError,
+        match=r"areas\.MT: neighbourhood width 2.1 mm is larger than the sheet side 1 mm",
     ):
-        topography_config_from_dict(bad)
-    missing = {k: v for k, v in config_dict.items() if k != "alpha"}
-    with pytest.raises(SheetConfigError, match="missing 'alpha'"):
-        topography_config_from_dict(missing)
+        load_config(CONFIG, ["topography.areas.MT.sheet_area_mm2=1.0"])
+    with open(CONFIG) as f:
+        data = yaml.safe_load(f)
+    del data["topography"]["alpha"]
+    path = tmp_path / "no-alpha.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"missing key topography\.alpha"):
+        load_config(path)
     path = tmp_path / "broken.yaml"
     path.write_text("areas: [unclosed")
-    with pytest.raises(SheetConfigError, match=r"broken\.yaml"):
-        load_topography_config(path)
-    with pytest.raises(SheetConfigError, match=r"cannot read .*nope\.yaml"):
-        load_topography_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"cannot read .*nope\.yaml"):
+        load_config(tmp_path / "nope.yaml")
 
 
 def test_cortical_sheet_side_is_the_square_root_of_the_area():
@@ -155,9 +140,8 @@ def test_neighbourhood_wider_than_the_sheet_is_refused():
         sample_neighbourhoods(np.zeros((10, 2)), 2.0, 3.0, 1, 500, 0.75, np.random.default_rng(0))
 
 
-def test_initial_positions_round_trip_through_npz(config_dict, tmp_path):
-    cfg = topography_config_from_dict(small_config(config_dict))
-    positions = initial_positions(cfg)
+def test_initial_positions_round_trip_through_npz(tmp_path):
+    positions = initial_positions(small_config())
     assert set(positions) == set(BLOCK_NAMES)
     paths = save_positions(tmp_path, positions)
     assert sorted(p.name for p in paths) == sorted(f"{b}.npz" for b in BLOCK_NAMES)
@@ -174,9 +158,8 @@ def test_initial_positions_round_trip_through_npz(config_dict, tmp_path):
         assert int(f["format_version"]) == FORMAT_VERSION
 
 
-def test_positions_are_checked_against_the_model(config_dict, tmp_path):
-    cfg = topography_config_from_dict(small_config(config_dict))
-    save_positions(tmp_path, initial_positions(cfg))
+def test_positions_are_checked_against_the_model(tmp_path):
+    save_positions(tmp_path, initial_positions(small_config()))
     with pytest.raises(
         PositionsMismatchError, match=r"layer1\.0\.npz.*\(64, 28, 28\).*50176 units.*\(64, 56, 56\)"
     ):
@@ -252,7 +235,7 @@ def test_permuted_moves_units_and_remaps_neighbourhoods():
         p.permuted(np.array([0, 0, 1, 2]))
 
 
-def test_cli_positions_init_writes_every_block(config_dict, tmp_path, capsys):
+def test_cli_positions_init_writes_every_block(tmp_path, capsys):
     cfg_path = tmp_path / "topo.yaml"
     small = {"base": str(Path(CONFIG).resolve()), "data": {"frames": 8, "size": 56}}
     cfg_path.write_text(yaml.safe_dump(small))
@@ -280,7 +263,10 @@ def test_cli_positions_init_writes_every_block(config_dict, tmp_path, capsys):
         )
         == 2
     )
-    assert "none.yaml" in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.splitlines()
+    assert (
+        line.startswith("stdann positions init: ConfigError: cannot read ") and "none.yaml" in line
+    )
 
 
 def test_single_array_file_is_not_positions(tmp_path):

@@ -115,7 +115,8 @@ def test_a_run_killed_while_writing_a_checkpoint_keeps_the_previous(corpus, tmp_
     assert train(micro(corpus, "train.steps=4"), tmp_path, progress=False).step == 4
 
 
-def test_nan_loss_stops_with_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
+def nan_in_the_third_step(monkeypatch) -> dict[str, int]:
+    """MoCo's loss made NaN in its third call; the count of calls, to reset."""
     real_forward = MoCo.forward
     calls = {"n": 0}
 
@@ -125,6 +126,11 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(corpus, tmp_path, monkeypa
         return (loss * float("nan") if calls["n"] == 3 else loss), stats
 
     monkeypatch.setattr(MoCo, "forward", forward)
+    return calls
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint(corpus, tmp_path, monkeypatch):
+    calls = nan_in_the_third_step(monkeypatch)
     with pytest.raises(NonFiniteLossError, match="step 3: the loss is nan"):
         train(micro(corpus, "train.steps=6"), tmp_path, progress=False)
     assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == [2]
@@ -142,6 +148,24 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(corpus, tmp_path, monkeypa
         ]
     )
     assert code == 1
+
+
+def test_a_nan_between_log_lines_is_caught_before_the_next_checkpoint(
+    corpus, tmp_path, monkeypatch
+):
+    """The loss leaves the device only at a log line, a probe or a checkpoint: a
+    NaN at step 3, with a log line every 5 steps, is found at step 4, before
+    its probe and its checkpoint (neither is written), and named by its own step."""
+    nan_in_the_third_step(monkeypatch)
+    config = micro(corpus, "train.steps=6", "train.log_every=5")
+    with pytest.raises(NonFiniteLossError, match=r"step 3: the loss is nan \(contrastive nan"):
+        train(config, tmp_path, progress=False)
+    assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == [2]
+    # The probes of steps 0 and 2 alone: no log line came due, no NaN was written.
+    logged = (tmp_path / "metrics.jsonl").read_text()
+    assert [json.loads(line)["step"] for line in logged.splitlines()] == [0, 2]
+    assert "NaN" not in logged
+    assert not (tmp_path / "finished.json").exists()
 
 
 def test_bad_input_is_refused_before_the_first_step(corpus, tmp_path, capsys):

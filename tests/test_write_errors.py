@@ -21,8 +21,12 @@ import stdann.atomic
 from stdann.cli import main as stdann_main
 from stdann.config import load_config
 from stdann.train import train
-from stdann.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from stdann.train.commands import last_good_checkpoint
+from stdann.train.checkpoint import (
+    last_good_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from train_fixtures import CONFIGS, MICRO, micro_corpus
 
 

@@ -9,9 +9,13 @@ import numpy.typing as npt
 
 __version__: str
 
+class StdannError(Exception):
+    """An error a user can act on: bad input, a diverged run, a file that could not be
+    written (stdann.errors re-exports it)."""
+
 # ---- video (stdann-video) -------------------------------------------------
 
-class VideoError(Exception): ...
+class VideoError(StdannError): ...
 class VideoOpenError(VideoError): ...
 class NoVideoStreamError(VideoError): ...
 class VideoDecodeError(VideoError): ...
@@ -60,27 +64,33 @@ def index_video(
     degrees, as ffprobe reports it) and mirrored describe the display matrix, and
     display_size is (width, height) once turned upright."""
 
+def prepare_defaults() -> dict[str, Any]:
+    """The training format's settings that prepare_video and write_video take where they are
+    left out (None): short_side, keyframe_interval, crf and autorotate."""
+
 def prepare_video(
     src: str | PathLike[str],
     dst: str | PathLike[str],
-    short_side: int = 128,
-    keyframe_interval: int = 32,
-    crf: int = 20,
-    autorotate: bool = True,
+    short_side: int | None = None,
+    keyframe_interval: int | None = None,
+    crf: int | None = None,
+    autorotate: bool | None = None,
 ) -> int:
     """Transcode `src` into the training format at `dst` (atomically), turned upright as its
-    display matrix asks unless `autorotate` is off; returns the frame count."""
+    display matrix asks unless `autorotate` is off; returns the frame count. A setting left
+    out is the training format's (prepare_defaults)."""
 
 def write_video(
     path: str | PathLike[str],
     frames: npt.NDArray[np.uint8],
     fps: float = 25.0,
-    keyframe_interval: int = 32,
-    crf: int = 20,
+    keyframe_interval: int | None = None,
+    crf: int | None = None,
 ) -> int:
     """Write (T, H, W, 3) uint8 RGB frames (H and W even) to `path` as H.264 in MP4, the
-    training format (BT.601, limited range), atomically; returns the frame count.
-    Bad arguments raise ValueError naming the file."""
+    training format (BT.601, limited range), atomically; returns the frame count. An
+    encoder setting left out is the training format's (prepare_defaults). Bad arguments
+    raise ValueError naming the file."""
 
 @final
 class ClipLoader:
@@ -118,23 +128,24 @@ class ClipLoader:
 
 # ---- topo (stdann-cortex swap) ----------------------------------------------
 
-class SwapError(ValueError): ...
+class SwapError(StdannError, ValueError): ...
 
 def swap_optimize(
     responses: npt.NDArray[np.float32],
     positions: npt.NDArray[np.float64],
     sheet_side_mm: float,
     neighbourhood_width_mm: float,
-    steps: int,
-    steps_per_window: int = 500,
-    max_units: int = 500,
-    min_fill: float = 0.25,
-    seed: int = 0,
-    allow_constant_units: bool = False,
+    steps: int | None = None,
+    steps_per_window: int | None = None,
+    max_units: int | None = None,
+    min_fill: float | None = None,
+    seed: int | None = None,
+    allow_constant_units: bool | None = None,
     progress: Callable[[int, int, int], object] | None = None,
     progress_every: int = 1_000_000,
 ) -> tuple[npt.NDArray[np.uint32], dict[str, float]]:
-    """Swap-optimise positions (units, 2) mm on responses (stimuli, units).
+    """Swap-optimise positions (units, 2) mm on responses (stimuli, units). A setting left
+    out (None) is the Rust core's default (SwapConfig::new: TDANN's values).
 
     Returns slot_of_unit (the original position each unit now occupies) and
     statistics (steps_done, swaps_accepted, windows, total_gain). `progress`
@@ -142,7 +153,7 @@ def swap_optimize(
     an exception in it stops the run and propagates.
     """
 
-class MapError(ValueError): ...
+class MapError(StdannError, ValueError): ...
 class NothingToAnalyseError(MapError): ...
 class NoSpectralPeakError(MapError): ...
 

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from stdann.errors import EXIT_FAILED, StdannError
+
 #: What to do about the causes a user can fix, by errno.
 _ADVICE = {
     errno.ENOSPC: "free some space on that file system, then run the command again",
@@ -32,12 +34,17 @@ _ADVICE = {
 }
 
 
-class WriteError(OSError):
+class WriteError(StdannError, OSError):
     """A file that could not be written, with the cause (an errno) and what to do."""
+
+    exit_status = EXIT_FAILED  # not bad input: the run failed, its input may be fine
 
     def __init__(self, path: str | Path, cause: OSError) -> None:
         super().__init__(cause.errno, cause.strerror or str(cause), str(path))
         self.path = Path(path)
+        #: What the run the file belongs to still holds, said last (a training
+        #: command names its last good checkpoint).
+        self.kept: str | None = None
 
     def __reduce__(self):
         return (WriteError, (self.path, OSError(self.errno, self.strerror)))
@@ -46,7 +53,8 @@ class WriteError(OSError):
         code = errno.errorcode.get(self.errno or 0)
         cause = f"{self.strerror} ({code})" if code else str(self.strerror)
         advice = _ADVICE.get(self.errno or 0)
-        return f"cannot write '{self.path}': {cause}" + (f"; {advice}" if advice else "")
+        text = f"cannot write '{self.path}': {cause}" + (f"; {advice}" if advice else "")
+        return text + (f"; {self.kept}" if self.kept else "")
 
 
 class _Watched:

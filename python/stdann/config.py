@@ -3,9 +3,12 @@
 A config file may name a `base:` config (a path relative to itself) and set
 only what differs; `configs/paper.yaml` is the root that every shipped config
 builds on, and holds every default once. The dataclasses below have no
-defaults of their own, so a value never lives in two places: a key missing
-from the whole chain, an unknown key or a value of the wrong type is a
-`ConfigError` naming the key, raised before anything runs.
+defaults of their own, so a value never lives in two places (one exception,
+`AreaConfig.macaque_area_mm2`, says why beside it): a key missing from the
+whole chain, an unknown key or a value of the wrong type is a `ConfigError`
+naming the key, raised before anything runs. `validate` checks the values
+that each section can be checked for on its own; code downstream takes the
+`Config`, or a section of it, and reads no file again.
 
 Overrides from the command line are `section.key=value` strings whose value
 is parsed as YAML (`--set train.steps=200 --set topography.alpha=0`).
@@ -13,7 +16,9 @@ is parsed as YAML (`--set train.steps=200 --set topography.alpha=0`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -23,8 +28,24 @@ from typing import Any, Union
 
 import yaml
 
+from stdann.errors import StdannError
 
-class ConfigError(ValueError):
+#: The residual blocks of r3d_18 in network order, as torchvision names its
+#: modules (stdann.model.backbone): the blocks `topography.blocks` places on
+#: sheets. Here, not in the backbone, so that the config is checked without torch.
+BLOCK_NAMES: tuple[str, ...] = (
+    "layer1.0",
+    "layer1.1",
+    "layer2.0",
+    "layer2.1",
+    "layer3.0",
+    "layer3.1",
+    "layer4.0",
+    "layer4.1",
+)
+
+
+class ConfigError(StdannError, ValueError):
     """A config that cannot be used: unknown or missing key, wrong type, bad value."""
 
 
@@ -111,6 +132,8 @@ class TrainConfig:
 class AreaConfig:
     sheet_area_mm2: float
     neighbourhood_width_mm: float
+    #: The sourced macaque area, for comparison only: known for MT alone, so the
+    #: other areas leave the key out (a default of None, not a value).
     macaque_area_mm2: float | None = None
 
 
@@ -136,10 +159,11 @@ class PlacementConfig:
 class SwapConfig:
     steps: int
     steps_per_window: int
+    min_fill: float
 
 
 @dataclass
-class TopographyConfigSection:
+class TopographyConfig:
     areas: dict[str, AreaConfig]
     blocks: dict[str, str]
     alpha: float | dict[str, float]
@@ -190,7 +214,7 @@ class Config:
     moco: MocoConfig
     optim: OptimConfig
     train: TrainConfig
-    topography: TopographyConfigSection
+    topography: TopographyConfig
     recipe: RecipeConfig
     analysis: AnalysisConfig
 
@@ -241,14 +265,11 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             if type(None) in options:
                 return None
             raise ConfigError(f"{key}: must be set, got null")
-        errors = []
         for option in options:
             if option is type(None):
                 continue
-            try:
+            with contextlib.suppress(ConfigError):
                 return _convert(value, option, key)
-            except ConfigError as err:
-                errors.append(str(err))
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     if is_dataclass(tp):
         if not isinstance(value, dict):
@@ -540,6 +561,63 @@ def validate(c: Config) -> None:
         0 < c.recipe.topographic_lr_scale <= 1,
         "recipe.topographic_lr_scale must be in (0, 1] (a fraction of optim.lr_per_64_clips)",
     )
+    _validate_topography(c.topography)
+
+
+def _validate_topography(t: TopographyConfig) -> None:
+    """Every block of the backbone on the sheet of a known area, the sheets
+    possible, the weights and the sampling settings usable."""
+    missing = [b for b in BLOCK_NAMES if b not in t.blocks]
+    _check(not missing, f"topography.blocks: missing {', '.join(missing)} (an area each)")
+    unknown = sorted(set(t.blocks) - set(BLOCK_NAMES))
+    _check(not unknown, f"topography.blocks: unknown blocks {unknown}; known: {BLOCK_NAMES}")
+    for block, area in t.blocks.items():
+        _check(
+            area in t.areas,
+            f"topography.blocks.{block}: no area {area!r} in topography.areas "
+            f"({', '.join(t.areas)})",
+        )
+    for area, a in t.areas.items():
+        where = f"topography.areas.{area}"
+        _check(
+            a.sheet_area_mm2 > 0 and math.isfinite(a.sheet_area_mm2),
+            f"{where}.sheet_area_mm2 must be > 0 mm^2",
+        )
+        width = a.neighbourhood_width_mm
+        _check(width > 0 and math.isfinite(width), f"{where}.neighbourhood_width_mm must be > 0")
+        side = math.sqrt(a.sheet_area_mm2)
+        _check(
+            width <= side,
+            f"{where}: neighbourhood width {width:g} mm is larger than the sheet side "
+            f"{side:.3g} mm",
+        )
+    if isinstance(t.alpha, dict):
+        unknown = sorted(set(t.alpha) - set(BLOCK_NAMES))
+        _check(not unknown, f"topography.alpha: unknown blocks {unknown}; known: {BLOCK_NAMES}")
+    alphas = t.alpha.values() if isinstance(t.alpha, dict) else [t.alpha]
+    _check(
+        all(a >= 0 and math.isfinite(a) for a in alphas),
+        f"topography.alpha must be finite and >= 0, got {t.alpha}",
+    )
+    _check(
+        t.spatial_loss.kind in ("rel", "abs"),
+        f"topography.spatial_loss.kind must be rel or abs, not {t.spatial_loss.kind!r}",
+    )
+    _check(
+        t.spatial_loss.neighbourhoods_per_step >= 1 and t.neighbourhoods.per_block >= 1,
+        "topography: spatial_loss.neighbourhoods_per_step and neighbourhoods.per_block >= 1",
+    )
+    _check(t.neighbourhoods.max_units >= 3, "topography.neighbourhoods.max_units must be >= 3")
+    _check(
+        0 < t.neighbourhoods.min_fill <= 1,
+        "topography.neighbourhoods.min_fill must be in (0, 1]",
+    )
+    _check(t.placement.jitter >= 0, "topography.placement.jitter must be >= 0")
+    _check(
+        t.swap.steps >= 0 and t.swap.steps_per_window >= 1,
+        "topography.swap: steps >= 0, steps_per_window >= 1",
+    )
+    _check(0 <= t.swap.min_fill <= 1, "topography.swap.min_fill must be in [0, 1]")
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

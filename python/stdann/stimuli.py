@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from stdann.atomic import atomic_write_text
+from stdann.errors import StdannError
 
 if TYPE_CHECKING:
     from stdann.config import Config
@@ -72,7 +73,7 @@ TABLE_CSV = "stimuli.csv"
 TABLE_JSON = "stimuli.json"
 
 
-class StimulusError(ValueError):
+class StimulusError(StdannError, ValueError):
     """Stimulus parameters that cannot be rendered, or a stimulus table that cannot be read."""
 
 

@@ -32,7 +32,6 @@ from stdann.analysis.analyze import (
     warnings_of,
 )
 from stdann.analysis.macaque import BASELINES, NO_BASELINE, baseline
-from stdann.analysis.maps import MapError
 from stdann.analysis.report import Figure, table, write_report
 from stdann.analysis.targets import (
     AnalysisError,
@@ -41,27 +40,12 @@ from stdann.analysis.targets import (
     load_weights_target,
     untrained_control,
 )
-from stdann.analysis.tuning import UNIT_ARRAYS, TuningError
+from stdann.analysis.tuning import UNIT_ARRAYS
 from stdann.atomic import atomic_write, atomic_write_text
-from stdann.config import ConfigError
-from stdann.model.recording import BlockResponsesError, save_block_responses
-from stdann.stimuli import StimulusError, dot_limits
-from stdann.topo import TopographyError
-from stdann.train.checkpoint import CheckpointError, list_checkpoints, resolve_checkpoint
-from stdann.train.loop import pick_device
-
-USER_ERRORS = (
-    AnalysisError,
-    CheckpointError,
-    ConfigError,
-    TopographyError,
-    StimulusError,
-    BlockResponsesError,
-    # Settings of the checkpoint's config that the analysis cannot use
-    # (fewer than 4 grating directions, a map pixel larger than the sheet).
-    TuningError,
-    MapError,
-)
+from stdann.model.recording import save_block_responses
+from stdann.runtime import pick_device
+from stdann.stimuli import dot_limits
+from stdann.train.checkpoint import list_checkpoints, resolve_checkpoint
 
 
 def _public(result: dict[str, Any]) -> dict[str, Any]:
@@ -403,17 +387,25 @@ def _figures(out: Path, networks: dict[str, dict[str, Any] | None], block: str) 
     if shown:
         m = main["map"]
         dmap = m["_map"]
-        x, y, charge = find_pinwheels(dmap.z) if np.isfinite(dmap.z).any() else ([], [], [])
+
+        def with_pinwheels(name: str, result: dict[str, Any]):
+            z = result["map"]["_map"].z
+            x, y, charge = find_pinwheels(z) if np.isfinite(z).any() else ([], [], [])
+            return CONTROL_LABELS[name], result["map"]["_map"], {"x": x, "y": y, "charge": charge}
+
+        # The model's map beside the alpha = 0 network's on the same positions.
+        beside = [(n, r) for n, r in shown if n in ("model", "alpha_0")]
         figs.append(
             Figure(
                 f"{block}: direction map",
                 figures.direction_map_figure(
-                    dmap, {"x": x, "y": y, "charge": charge}, fig_dir, "direction_map"
+                    [with_pinwheels(n, r) for n, r in beside], fig_dir, "direction_map"
                 ),
                 f"Preferred direction (hue) and direction selectivity (brightness) of the "
                 f"responsive units on the {dmap.sheet_side_mm:.2f} mm sheet, each unit's F1/F0 "
                 f"smoothed with a {dmap.sigma_mm} mm Gaussian; pinwheels by sign (winding number "
-                "of the phase). Every winding is drawn; the density is reported only where the "
+                "of the phase); beside it, where there is one, the alpha = 0 network on the same "
+                "positions. Every winding is drawn; the density is reported only where the "
                 f"map has a characteristic wavelength: {_density(m['direction'])}.",
             )
         )
@@ -834,27 +826,23 @@ def _definitions(main: dict[str, Any]) -> str:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    try:
-        device = torch.device(args.device) if args.device else None
-        sources, load = args.sources, load_target
-        if args.weights is not None:
-            if args.sources or args.over_training:
-                raise AnalysisError("--weights is analysed alone: give no sources beside it")
-            sources = [args.weights]
+    device = torch.device(args.device) if args.device else None
+    sources, load = args.sources, load_target
+    if args.weights is not None:
+        if args.sources or args.over_training:
+            raise AnalysisError("--weights is analysed alone: give no sources beside it")
+        sources = [args.weights]
 
-            def load(source: Path, label: str | None = None):
-                return load_weights_target(
-                    source, label, arch=args.arch, positions=args.positions, config=args.config
-                )
+        def load(source: Path, label: str | None = None):
+            return load_weights_target(
+                source, label, arch=args.arch, positions=args.positions, config=args.config
+            )
 
-        elif not args.sources:
-            raise AnalysisError("nothing to analyse: give run folders, checkpoints or --weights")
-        elif args.positions != "retinotopic" or args.config is not None:
-            raise AnalysisError("--positions and --config go with --weights")
-        run_analysis(sources, args.out, over_training=args.over_training, device=device, load=load)
-    except USER_ERRORS as err:
-        print(f"stdann analyze: {type(err).__name__}: {err}", file=sys.stderr)
-        return 2
+    elif not args.sources:
+        raise AnalysisError("nothing to analyse: give run folders, checkpoints or --weights")
+    elif args.positions != "retinotopic" or args.config is not None:
+        raise AnalysisError("--positions and --config go with --weights")
+    run_analysis(sources, args.out, over_training=args.over_training, device=device, load=load)
     print(args.out / "report.html")
     return 0
 
@@ -881,7 +869,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="instead of sources: a network stdann did not train, as a state dict in "
         "torchvision's format (.pth, .pt or .safetensors; a supervised Kinetics r3d_18)",
     )
-    p.add_argument("--arch", default="r3d_18", choices=["r3d_18"], help="of --weights")
+    p.add_argument(
+        "--arch",
+        default="r3d_18",
+        choices=["r3d_18"],
+        help="of --weights: r3d_18, the one network whose blocks stdann names and places on "
+        "sheets (stdann.model.backbone)",
+    )
     p.add_argument(
         "--positions",
         default="retinotopic",

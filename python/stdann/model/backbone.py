@@ -11,16 +11,10 @@ from torch import nn
 from torchvision.models.video import r3d_18
 from torchvision.models.video.resnet import BasicBlock, Conv3DSimple, VideoResNet
 
-BLOCK_NAMES: tuple[str, ...] = (
-    "layer1.0",
-    "layer1.1",
-    "layer2.0",
-    "layer2.1",
-    "layer3.0",
-    "layer3.1",
-    "layer4.0",
-    "layer4.1",
-)
+# The eight residual blocks, named as torchvision names the modules; the
+# config, below every package, holds the names so that it checks its
+# topography section without importing torch.
+from stdann.config import BLOCK_NAMES
 
 # Channels of each stage relative to layer1 (He et al. 2016; r3d_18: 64-512).
 _STAGE_MULTIPLIER = {"layer1": 1, "layer2": 2, "layer3": 4, "layer4": 8}

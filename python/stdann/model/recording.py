@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from stdann.atomic import atomic_write, atomic_write_text
+from stdann.errors import StdannError
 from stdann.model.inputs import clips_to_input
 from stdann.stimuli import StimulusSet, read_table
 
@@ -32,14 +33,14 @@ from stdann.stimuli import StimulusSet, read_table
 MANIFEST = "responses.json"
 
 
-class UnknownBlockError(KeyError, ValueError):
+class UnknownBlockError(StdannError, KeyError, ValueError):
     """A block name that is not a submodule of the model."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
 
-class BlockResponsesError(ValueError):
+class BlockResponsesError(StdannError, ValueError):
     """Clips, responses or a responses folder that cannot be used."""
 
 

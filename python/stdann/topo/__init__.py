@@ -4,7 +4,6 @@ from stdann.topo.errors import (
     PositionsFileError,
     PositionsMismatchError,
     ResponsesError,
-    SheetConfigError,
     TopographyError,
 )
 from stdann.topo.initial import initial_positions
@@ -17,12 +16,7 @@ from stdann.topo.positions import (
     positions_path,
     save_positions,
 )
-from stdann.topo.sheets import (
-    CorticalSheet,
-    TopographyConfig,
-    load_topography_config,
-    topography_config_from_dict,
-)
+from stdann.topo.sheets import CorticalSheet, block_alpha, block_sheets
 from stdann.topo.spatial_loss import (
     SpatialLoss,
     proximity,
@@ -30,7 +24,7 @@ from stdann.topo.spatial_loss import (
     spatial_loss_rel,
     unit_correlations,
 )
-from stdann.topo.swap import swap_optimize
+from stdann.topo.swap import swap_optimize, swap_settings
 
 __all__ = [
     "FORMAT_VERSION",
@@ -39,13 +33,12 @@ __all__ = [
     "PositionsFileError",
     "PositionsMismatchError",
     "ResponsesError",
-    "SheetConfigError",
     "SpatialLoss",
-    "TopographyConfig",
     "TopographyError",
+    "block_alpha",
+    "block_sheets",
     "initial_positions",
     "load_positions",
-    "load_topography_config",
     "neighbourhood_size",
     "positions_path",
     "proximity",
@@ -55,6 +48,6 @@ __all__ = [
     "spatial_loss_abs",
     "spatial_loss_rel",
     "swap_optimize",
-    "topography_config_from_dict",
+    "swap_settings",
     "unit_correlations",
 ]

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stdann.config import add_override_argument
-from stdann.topo.errors import ResponsesError, TopographyError
+from stdann.config import add_override_argument, load_config
+from stdann.topo.errors import ResponsesError
 from stdann.topo.initial import initial_positions
 from stdann.topo.positions import BlockPositions, positions_path, save_positions
-from stdann.topo.sheets import load_topography_config
-from stdann.topo.swap import swap_optimize
+from stdann.topo.swap import swap_optimize, swap_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_override_argument(init)
     init.add_argument("--out", required=True, type=Path, help="folder for the .npz files")
     init.add_argument("--seed", type=int, default=None, help="override the config's seed")
-    init.set_defaults(run=run_init)
+    # The name errors are reported under (a subcommand's own `command`).
+    init.set_defaults(run=run_init, command="positions init")
 
     opt = commands.add_parser(
         "optimize", help="swap-optimise positions on responses to a stimulus set"
@@ -41,25 +41,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     opt.add_argument("--positions", required=True, type=Path, help="folder of initial positions")
     opt.add_argument("--out", required=True, type=Path, help="folder for the optimised positions")
     opt.add_argument("--block", help="the block an .npy file holds responses of")
-    opt.add_argument("--config", type=Path, help="experiment config for the swap settings")
-    opt.add_argument("--steps", type=int, help="proposed swaps per block (default: config, or 50M)")
-    opt.add_argument("--steps-per-window", type=int, default=None)
-    opt.add_argument("--seed", type=int, default=None, help="default: the config's seed, or 0")
+    opt.add_argument(
+        "--config",
+        type=Path,
+        help="experiment config for the swap settings (topography.swap, "
+        "topography.neighbourhoods.max_units, seed); without one, TDANN's (the Rust core's)",
+    )
+    opt.add_argument("--steps", type=int, help="proposed swaps per block (default: as above)")
+    opt.add_argument("--steps-per-window", type=int, help="default: as above")
+    opt.add_argument("--seed", type=int, help="default: as above")
     opt.add_argument(
         "--allow-constant-units",
         action="store_true",
         help="treat units with zero-variance responses as uncorrelated instead of failing",
     )
-    opt.set_defaults(run=run_optimize)
+    opt.set_defaults(run=run_optimize, command="positions optimize")
 
 
 def run_init(args: argparse.Namespace) -> int:
-    try:
-        config = load_topography_config(args.config, args.overrides)
-        written = save_positions(args.out, initial_positions(config, seed=args.seed))
-    except TopographyError as err:
-        print(f"stdann positions init: {type(err).__name__}: {err}", file=sys.stderr)
-        return 2
+    config = load_config(args.config, args.overrides)
+    written = save_positions(args.out, initial_positions(config, seed=args.seed))
     for path in written:
         print(path)
     return 0
@@ -88,46 +89,35 @@ def _load_responses(path: Path, block: str | None) -> dict[str, np.ndarray]:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    try:
-        # The swap settings come from the config when one is given (TDANN's
-        # values otherwise); options on the command line override both.
-        steps, per_window, max_units, seed = 50_000_000, 500, 500, 0
-        if args.config is not None:
-            config = load_topography_config(args.config)
-            steps, per_window = config.swap_steps, config.swap_steps_per_window
-            max_units, seed = config.max_units, config.seed
-        steps = args.steps if args.steps is not None else steps
-        per_window = args.steps_per_window or per_window
-        seed = args.seed if args.seed is not None else seed
-        responses = _load_responses(args.responses, args.block)
-        sources = sorted(args.positions.glob("*.npz"))
-        if not sources:
-            raise ResponsesError(f"'{args.positions}' holds no positions files (*.npz)")
-        for src in sources:
-            positions = BlockPositions.load(src)
-            if positions.block in responses:
-                positions, stats = swap_optimize(
-                    responses.pop(positions.block),
-                    positions,
-                    steps=steps,
-                    steps_per_window=per_window,
-                    max_units=max_units,
-                    seed=seed,
-                    allow_constant_units=args.allow_constant_units,
-                    progress=True,
-                    source=f"'{args.responses}'",
-                )
-                print(
-                    f"{positions.block}: {stats['swaps_accepted']} of {stats['steps_done']} "
-                    f"swaps accepted in {stats['windows']} windows",
-                    file=sys.stderr,
-                )
-            print(positions.save(positions_path(args.out, positions.block)))
-        if responses:
-            raise ResponsesError(
-                f"'{args.responses}': no positions in '{args.positions}' for {sorted(responses)}"
+    # The swap settings come from the config when one is given (the core's,
+    # TDANN's, otherwise); options on the command line override both.
+    settings = swap_settings(load_config(args.config)) if args.config is not None else {}
+    for key in ("steps", "steps_per_window", "seed"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    responses = _load_responses(args.responses, args.block)
+    sources = sorted(args.positions.glob("*.npz"))
+    if not sources:
+        raise ResponsesError(f"'{args.positions}' holds no positions files (*.npz)")
+    for src in sources:
+        positions = BlockPositions.load(src)
+        if positions.block in responses:
+            positions, stats = swap_optimize(
+                responses.pop(positions.block),
+                positions,
+                **settings,
+                allow_constant_units=args.allow_constant_units,
+                progress=True,
+                source=f"'{args.responses}'",
             )
-    except TopographyError as err:
-        print(f"stdann positions optimize: {type(err).__name__}: {err}", file=sys.stderr)
-        return 2
+            print(
+                f"{positions.block}: {stats['swaps_accepted']} of {stats['steps_done']} "
+                f"swaps accepted in {stats['windows']} windows",
+                file=sys.stderr,
+            )
+        print(positions.save(positions_path(args.out, positions.block)))
+    if responses:
+        raise ResponsesError(
+            f"'{args.responses}': no positions in '{args.positions}' for {sorted(responses)}"
+        )
     return 0

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from stdann.errors import StdannError
 
-class TopographyError(Exception):
+
+class TopographyError(StdannError):
     """Base class of every cortical-sheet error."""
-
-
-class SheetConfigError(TopographyError, ValueError):
-    """A topography config is missing a value or holds one that cannot work."""
 
 
 class PositionsFileError(TopographyError):

@@ -8,10 +8,12 @@ spatial cost SL_rel (TDANN's pre-optimisation of positions).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from stdann import _native
+from stdann.config import Config
 from stdann.topo.errors import PositionsMismatchError, ResponsesError
 from stdann.topo.positions import BlockPositions
 
@@ -36,22 +38,38 @@ def _as_unit_matrix(responses: np.ndarray, positions: BlockPositions, source: st
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def swap_settings(config: Config) -> dict[str, Any]:
+    """The swap settings of an experiment config, as `swap_optimize` takes them:
+    `topography.swap`, the windows' size cap `topography.neighbourhoods.max_units`
+    (TDANN's value for both) and the seed."""
+    swap = config.topography.swap
+    return {
+        "steps": swap.steps,
+        "steps_per_window": swap.steps_per_window,
+        "min_fill": swap.min_fill,
+        "max_units": config.topography.neighbourhoods.max_units,
+        "seed": config.seed,
+    }
+
+
 def swap_optimize(
     responses: np.ndarray,
     positions: BlockPositions,
     *,
-    steps: int,
-    steps_per_window: int = 500,
-    max_units: int = 500,
-    min_fill: float = 0.25,
-    seed: int = 0,
+    steps: int | None = None,
+    steps_per_window: int | None = None,
+    max_units: int | None = None,
+    min_fill: float | None = None,
+    seed: int | None = None,
     allow_constant_units: bool = False,
     progress: bool | ProgressCallback = False,
     source: str = "responses",
 ) -> tuple[BlockPositions, dict[str, float]]:
     """New positions for `positions.block` after `steps` proposed swaps.
 
-    `responses` are (stimuli, units) in the block's (C, H, W) unit order.
+    `responses` are (stimuli, units) in the block's (C, H, W) unit order. A
+    setting left out (None) is the Rust core's (TDANN's values); stdann's
+    commands pass the config's `topography.swap`.
     Returns the permuted positions (neighbourhoods remapped with them) and the
     run's statistics (steps_done, swaps_accepted, windows, total_gain).
     `progress=True` shows a progress bar; a callable gets
@@ -64,9 +82,10 @@ def swap_optimize(
     if progress is True:
         from tqdm import tqdm
 
-        bar = tqdm(total=steps, unit="step", unit_scale=True, desc=f"swap {positions.block}")
+        bar = tqdm(unit="step", unit_scale=True, desc=f"swap {positions.block}")
 
-        def callback(done: int, _total: int, _accepted: int) -> None:
+        def callback(done: int, total: int, _accepted: int) -> None:
+            bar.total = total
             bar.update(done - bar.n)
 
     else:
@@ -84,7 +103,8 @@ def swap_optimize(
             seed=seed,
             allow_constant_units=allow_constant_units,
             progress=callback,
-            progress_every=max(1, min(steps // 100, 100_000)),
+            # About a hundred reports a run, at most every 100k steps (and the last).
+            progress_every=100_000 if steps is None else max(1, min(steps // 100, 100_000)),
         )
     except _native.SwapError as err:
         raise ResponsesError(f"{source} ({positions.block}): {err}") from None

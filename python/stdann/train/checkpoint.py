@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stdann.atomic import atomic_write
+from stdann.errors import StdannError
 from stdann.model.moco import MoCo
 
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
@@ -32,7 +33,7 @@ FORMAT = "stdann-checkpoint-1"
 log = logging.getLogger("stdann.checkpoint")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(StdannError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the run."""
 
 
@@ -152,6 +153,16 @@ def newest_readable_checkpoint(folder: Path) -> Path | None:
         except CheckpointError:
             continue
         return path
+    return None
+
+
+def last_good_checkpoint(path: Path) -> Path | None:
+    """The newest readable checkpoint of the run that `path` (a file it failed to
+    write) belongs to: the nearest `checkpoints` folder at or above its folder."""
+    for folder in list(path.parents)[:3]:
+        checkpoints = folder if folder.name == "checkpoints" else folder / "checkpoints"
+        if checkpoints.is_dir():
+            return newest_readable_checkpoint(checkpoints)
     return None
 
 

@@ -37,6 +37,7 @@ from torch import nn
 
 from stdann import _native
 from stdann.data.lists import VideoList
+from stdann.errors import StdannError
 from stdann.model.inputs import clips_to_input
 
 log = logging.getLogger("stdann.probe")
@@ -48,7 +49,7 @@ DEFAULT_TEMPERATURE = 0.07
 DEFAULT_CLIPS_PER_VIDEO = 3
 
 
-class ProbeError(ValueError):
+class ProbeError(StdannError, ValueError):
     """A probe that cannot run: empty or mismatched features, labels or lists."""
 
 

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from stdann.atomic import atomic_write_text
 from stdann.config import Config, apply_overrides, config_from_dict
 from stdann.model.backbone import BLOCK_NAMES
+from stdann.runtime import distributed_context, pick_device
 from stdann.stimuli import grating_set
 from stdann.topo import (
     BlockPositions,
@@ -35,9 +36,9 @@ from stdann.topo import (
     save_positions,
     swap_optimize,
 )
-from stdann.topo.sheets import topography_from_config
+from stdann.topo.swap import swap_settings
 from stdann.train.checkpoint import backbone_from_checkpoint
-from stdann.train.loop import distributed_context, pick_device, train
+from stdann.train.loop import train
 
 log = logging.getLogger("stdann.recipe")
 
@@ -125,7 +126,7 @@ def run_recipe(
     stage = STAGES[1]
     if unfinished(stage):
         if rank == 0:
-            save_positions(folders[stage], initial_positions(topography_from_config(config)))
+            save_positions(folders[stage], initial_positions(config))
             _finish(folders[stage])
         sync()
 
@@ -141,10 +142,7 @@ def run_recipe(
             optimised[block], stats = swap_optimize(
                 responses,
                 positions,
-                steps=config.topography.swap.steps,
-                steps_per_window=config.topography.swap.steps_per_window,
-                max_units=config.topography.neighbourhoods.max_units,
-                seed=config.seed,
+                **swap_settings(config),
                 # Units of a network that never respond (dead ReLUs) are
                 # uncorrelated with everything; they are not an error here.
                 allow_constant_units=True,

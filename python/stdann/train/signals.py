@@ -21,17 +21,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-#: The exit status of a command that a stop signal ended. sysexits.h's
-#: EX_TEMPFAIL ("a temporary failure; the user is invited to retry"): apart
-#: from 0 (done), 1 (a diverged run, a failed write), 2 (bad input) and
-#: 128 + N (killed by signal N, without a checkpoint), so a job script can
-#: requeue on it alone.
-EXIT_STOPPED = 75
+from stdann.errors import EXIT_STOPPED, Stopped
+
+__all__ = ["EXIT_STOPPED", "STOPPED_MARKER", "STOP_SIGNALS", "StopSignals", "Stopped", "agree"]
 
 #: Left in the --out folder of a command that a stop signal ended (by rank 0
 #: under torchrun, which exits 1 whatever its workers exit with) and removed
@@ -39,27 +35,6 @@ EXIT_STOPPED = 75
 STOPPED_MARKER = "stopped.json"
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
-
-
-class Stopped(BaseException):
-    """A stop signal ended the command; `checkpoint` is where training stopped, if it had begun.
-
-    A BaseException, as KeyboardInterrupt is, so that no `except Exception`
-    takes it for an error of the code it interrupts.
-    """
-
-    def __init__(self, signum: int, step: int | None = None, checkpoint: Path | None = None):
-        super().__init__(signum, step, checkpoint)
-        self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-    def __str__(self) -> str:
-        name = signal.Signals(self.signum).name
-        if self.checkpoint is None:
-            return f"{name}: stopped; run the same command again to go on"
-        return (
-            f"{name}: stopped after step {self.step} with checkpoint '{self.checkpoint}'; "
-            "run the same command again to resume from it"
-        )
 
 
 def _say(text: str) -> None:

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod errors;
 mod guard;
 mod logs;
 mod pinwheels;
@@ -13,6 +14,7 @@ mod video;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     logs::init();
+    errors::register(m)?;
     video::register(m)?;
     pinwheels::register(m)?;
     swap::register(m)?;

@@ -3,45 +3,34 @@
 //! angles in degrees, or complex128 vector sums.
 
 use numpy::{Complex64, PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use stdann_cortex::{CortexError, DensityOptions, Map, Pinwheel};
 
+use crate::errors::ValueErrorClass;
 use crate::guard::{guarded, IntoPyErr};
 
-create_exception!(
-    _native,
-    MapError,
-    PyValueError,
-    "A map could not be analysed; the message says what is wrong with it."
+pub static MAP_ERROR: ValueErrorClass = ValueErrorClass::new(
+    "MapError",
+    "A map could not be analysed; the message says what is wrong with it.",
 );
-create_exception!(
-    _native,
-    NothingToAnalyseError,
-    MapError,
-    "No 2 x 2 block of the map is free of NaN or infinite values (or the margin leaves none)."
+pub static NOTHING_TO_ANALYSE_ERROR: ValueErrorClass = ValueErrorClass::new(
+    "NothingToAnalyseError",
+    "No 2 x 2 block of the map is free of NaN or infinite values (or the margin leaves none).",
 );
-create_exception!(
-    _native,
-    NoSpectralPeakError,
-    MapError,
-    "The map has no spatial structure to read a column spacing from (a constant map)."
+pub static NO_SPECTRAL_PEAK_ERROR: ValueErrorClass = ValueErrorClass::new(
+    "NoSpectralPeakError",
+    "The map has no spatial structure to read a column spacing from (a constant map).",
 );
 
 impl IntoPyErr for CortexError {
     fn into_py_err(self) -> PyErr {
         let msg = self.to_string();
         match self {
-            CortexError::InvalidMap(_) => MapError::new_err(msg),
-            CortexError::NothingToAnalyse(_) => NothingToAnalyseError::new_err(msg),
-            CortexError::NoSpectralPeak(_) => NoSpectralPeakError::new_err(msg),
+            CortexError::InvalidMap(_) => MAP_ERROR.err(msg),
+            CortexError::NothingToAnalyse(_) => NOTHING_TO_ANALYSE_ERROR.err(msg),
+            CortexError::NoSpectralPeak(_) => NO_SPECTRAL_PEAK_ERROR.err(msg),
         }
-    }
-
-    fn panic_err(message: String) -> PyErr {
-        MapError::new_err(message)
     }
 }
 
@@ -67,7 +56,7 @@ impl<'py> Values<'py> {
             (Ok(ndim), Ok(dtype)) => format!("a {ndim}-D array of {dtype}"),
             _ => format!("a {}", map.get_type().name()?),
         };
-        Err(MapError::new_err(format!(
+        Err(MAP_ERROR.err(format!(
             "a map must be a 2-D array of float32, float64 (angles in degrees) or complex128, got {described}"
         )))
     }
@@ -85,7 +74,7 @@ impl<'py> Values<'py> {
     /// are refused here and made contiguous by the Python wrapper.
     fn map(&self, period: f64) -> PyResult<Map<'_>> {
         let (h, w) = self.shape();
-        let not_contiguous = |_| MapError::new_err("the map must be C-contiguous");
+        let not_contiguous = |_| MAP_ERROR.err("the map must be C-contiguous");
         let map = match self {
             Self::F32(a) => Map::angles_f32(a.as_slice().map_err(not_contiguous)?, h, w, period),
             Self::F64(a) => Map::angles_f64(a.as_slice().map_err(not_contiguous)?, h, w, period),
@@ -218,13 +207,9 @@ fn local_pinwheel_density<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("MapError", py.get_type::<MapError>())?;
-    m.add(
-        "NothingToAnalyseError",
-        py.get_type::<NothingToAnalyseError>(),
-    )?;
-    m.add("NoSpectralPeakError", py.get_type::<NoSpectralPeakError>())?;
+    MAP_ERROR.register(m, None)?;
+    NOTHING_TO_ANALYSE_ERROR.register(m, Some(&MAP_ERROR))?;
+    NO_SPECTRAL_PEAK_ERROR.register(m, Some(&MAP_ERROR))?;
     m.add_function(wrap_pyfunction!(find_pinwheels, m)?)?;
     m.add_function(wrap_pyfunction!(column_spacing, m)?)?;
     m.add_function(wrap_pyfunction!(pinwheel_density, m)?)?;

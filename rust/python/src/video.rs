@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::time::Duration;
@@ -16,12 +15,13 @@ use stdann_video::sampling::ClipSpec;
 use stdann_video::VideoError as CoreError;
 use stdann_video::{IndexCache, IndexMode};
 
+use crate::errors::StdannError;
 use crate::guard::{guarded, IntoPyErr};
 
 create_exception!(
     _native,
     VideoError,
-    PyException,
+    StdannError,
     "A video could not be used; the message names the file and the reason."
 );
 create_exception!(
@@ -62,12 +62,8 @@ impl IntoPyErr for CoreError {
             CoreError::Write { .. } => pyo3::exceptions::PyOSError::new_err(msg),
             CoreError::InvalidArgument(_) => pyo3::exceptions::PyValueError::new_err(msg),
             CoreError::NoUsableVideo(_) => VideoError::new_err(msg),
+            CoreError::Internal(_) => pyo3::exceptions::PyRuntimeError::new_err(msg),
         }
-    }
-
-    /// A panic is raised as the base VideoError, naming what was being done.
-    fn panic_err(message: String) -> PyErr {
-        VideoError::new_err(message)
     }
 }
 
@@ -488,26 +484,48 @@ fn augment_presets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(presets)
 }
 
-/// Transcode one video into the training format, turned upright unless
-/// `autorotate` is off; returns its frame count.
+/// prepare_defaults() -> dict: the training format's settings that
+/// `prepare_video` and `write_video` take when left out (`PrepareOptions` and
+/// `EncodeOptions` of the core): short_side, keyframe_interval, crf, autorotate.
 #[pyfunction]
-#[pyo3(signature = (src, dst, short_side=128, keyframe_interval=32, crf=20, autorotate=true))]
+fn prepare_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let defaults = stdann_video::prepare::PrepareOptions::default();
+    let d = PyDict::new(py);
+    d.set_item("short_side", defaults.short_side)?;
+    d.set_item("keyframe_interval", defaults.encode.keyframe_interval)?;
+    d.set_item("crf", defaults.encode.crf)?;
+    d.set_item("autorotate", defaults.autorotate)?;
+    Ok(d)
+}
+
+/// The encoder settings given, the core's defaults for those left out.
+fn encode_options(keyframe_interval: Option<u32>, crf: Option<u32>) -> EncodeOptions {
+    let defaults = EncodeOptions::default();
+    EncodeOptions {
+        keyframe_interval: keyframe_interval.unwrap_or(defaults.keyframe_interval),
+        crf: crf.unwrap_or(defaults.crf),
+    }
+}
+
+/// Transcode one video into the training format, turned upright unless
+/// `autorotate` is off; returns its frame count. A setting left out (None)
+/// is the core's (`prepare_defaults`).
+#[pyfunction]
+#[pyo3(signature = (src, dst, short_side=None, keyframe_interval=None, crf=None, autorotate=None))]
 fn prepare_video(
     py: Python<'_>,
     src: PathBuf,
     dst: PathBuf,
-    short_side: u32,
-    keyframe_interval: u32,
-    crf: u32,
-    autorotate: bool,
+    short_side: Option<u32>,
+    keyframe_interval: Option<u32>,
+    crf: Option<u32>,
+    autorotate: Option<bool>,
 ) -> PyResult<usize> {
+    let defaults = stdann_video::prepare::PrepareOptions::default();
     let opts = stdann_video::prepare::PrepareOptions {
-        short_side,
-        encode: EncodeOptions {
-            keyframe_interval,
-            crf,
-        },
-        autorotate,
+        short_side: short_side.unwrap_or(defaults.short_side),
+        encode: encode_options(keyframe_interval, crf),
+        autorotate: autorotate.unwrap_or(defaults.autorotate),
     };
     let what = format!("preparing '{}'", src.display());
     guarded(py, &what, || {
@@ -516,16 +534,17 @@ fn prepare_video(
 }
 
 /// Write (T, H, W, 3) uint8 RGB frames to `path` as H.264 in the training
-/// format (atomically); returns the frame count.
+/// format (atomically); returns the frame count. An encoder setting left out
+/// (None) is the core's (`prepare_defaults`).
 #[pyfunction]
-#[pyo3(signature = (path, frames, fps=25.0, keyframe_interval=32, crf=20))]
+#[pyo3(signature = (path, frames, fps=25.0, keyframe_interval=None, crf=None))]
 fn write_video(
     py: Python<'_>,
     path: PathBuf,
     frames: &Bound<'_, PyAny>,
     fps: f64,
-    keyframe_interval: u32,
-    crf: u32,
+    keyframe_interval: Option<u32>,
+    crf: Option<u32>,
 ) -> PyResult<usize> {
     let shape_error = |got: String| {
         pyo3::exceptions::PyValueError::new_err(format!(
@@ -555,10 +574,7 @@ fn write_video(
         Ok(contiguous) => contiguous.to_vec(),
         Err(_) => frames.as_array().iter().copied().collect(),
     };
-    let opts = EncodeOptions {
-        keyframe_interval,
-        crf,
-    };
+    let opts = encode_options(keyframe_interval, crf);
     let what = format!("writing '{}'", path.display());
     guarded(py, &what, || {
         stdann_video::encode::write_video(&path, &data, shape[0], height, width, fps, &opts)
@@ -577,6 +593,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(augment_presets, m)?)?;
     m.add_function(wrap_pyfunction!(resize_plane, m)?)?;
     m.add_function(wrap_pyfunction!(index_video, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_video, m)?)?;
     m.add_function(wrap_pyfunction!(write_video, m)?)?;
     m.add_class::<ClipLoader>()?;

@@ -29,6 +29,10 @@ pub enum VideoError {
     NoUsableVideo(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Not the input's fault: a worker panicked (a bug), or the loader was
+    /// stopped while the batch was being built.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl VideoError {

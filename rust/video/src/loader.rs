@@ -351,8 +351,8 @@ fn worker(shared: Arc<Shared>) {
         }))
         .unwrap_or_else(|_| {
             scratch = SampleScratch::default();
-            Err(VideoError::InvalidArgument(format!(
-                "internal error while building batch {number}"
+            Err(VideoError::Internal(format!(
+                "a worker panicked while building batch {number}"
             )))
         });
         let mut q = shared.queue.lock().unwrap();
@@ -391,7 +391,9 @@ fn build_batch(
     let mut videos = Vec::with_capacity(cfg.batch_size);
     for b in 0..cfg.batch_size {
         if shared.stop.load(Ordering::SeqCst) {
-            return Err(VideoError::InvalidArgument("loader stopped".into()));
+            return Err(VideoError::Internal(format!(
+                "the loader stopped while building batch {number}"
+            )));
         }
         let position = number * cfg.batch_size + b;
         let out: &mut [u8] = if cfg.work == Work::Full {

@@ -61,13 +61,19 @@ pub struct SwapConfig {
 }
 
 impl SwapConfig {
+    /// The settings of a sheet, every other one at its default: the one place
+    /// the core's defaults are written (the Python binding falls back on them;
+    /// stdann's configs set their own, configs/paper.yaml).
     pub fn new(sheet_side_mm: f64, neighbourhood_width_mm: f64) -> Self {
         Self {
             sheet_side_mm,
             neighbourhood_width_mm,
+            // TDANN's steps, steps per window and window size.
             steps: 50_000_000,
             steps_per_window: 500,
             max_units: 500,
+            // stdann: a window clipped by the sheet's edge to under a quarter
+            // of an inner window's units has too few partners to swap with.
             min_fill: 0.25,
             seed: 0,
             allow_constant_units: false,

@@ -1,4 +1,5 @@
-"""The alpha sweep: one recipe per (alpha, seed), then one analysis over all of them.
+"""The alpha sweep, and `stdann sweep`: one recipe per (alpha, seed), then one
+analysis over all of them.
 
     RUN/alpha-0.25-seed-0/      a recipe run (resumable like any other)
     RUN/analysis/               `stdann analyze` over every run: metrics against alpha
@@ -7,15 +8,21 @@ Runs go one after another here; `sweep_commands` gives one command per run
 for a cluster's scheduler instead, and `slurm_script` a SLURM job array that
 runs each under torchrun and requeues a run that a signal stopped. A rerun
 skips finished runs and resumes the one that was stopped.
+
+The sweep trains and then analyses, so it sits above both packages, beside
+the command line: `stdann.train` never imports `stdann.analysis`.
 """
 
 from __future__ import annotations
 
+import argparse
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from stdann.config import Config
+from stdann.analysis.commands import run_analysis
+from stdann.config import Config, ConfigError, load_config
+from stdann.train.commands import config_arguments, log_to_stderr, run_stoppable
 from stdann.train.recipe import is_finished, run_recipe, stage_config
 from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
 
@@ -151,7 +158,75 @@ def run_sweep(
             run_recipe(run_config, folder, progress=progress)
         folders.append(folder)
     if analyze:
-        from stdann.analysis.commands import run_analysis
-
         run_analysis(folders, out / "analysis")
     return folders
+
+
+def _alphas(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--alphas: a comma-separated list of numbers, got {text!r}") from None
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    log_to_stderr()
+    alphas = _alphas(args.alphas)
+    seeds = list(range(args.seeds))
+    if args.print_commands == "slurm":
+        print(
+            slurm_script(
+                args.config,
+                args.overrides,
+                alphas,
+                seeds,
+                args.out,
+                nodes=args.nodes,
+                gpus_per_node=args.gpus_per_node,
+            ),
+            end="",
+        )
+        return 0
+    if args.print_commands:
+        for line in sweep_commands(args.config, args.overrides, alphas, seeds, args.out):
+            print(line)
+        return 0
+    config = load_config(args.config, args.overrides)
+    run_stoppable(
+        args.out,
+        lambda: run_sweep(config, alphas, seeds, args.out, progress=not args.no_progress),
+    )
+    print(args.out / "analysis" / "report.html")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="the recipe once per alpha (and seed), then the analysis of all of them",
+        description="Run one recipe per alpha and seed into --out, one after another (a rerun "
+        "resumes), then `stdann analyze` over all runs: every metric against alpha.",
+    )
+    config_arguments(p)
+    p.add_argument(
+        "--alphas", default="0,0.1,0.25,0.5,1.25,2.5,25", help="comma-separated (TDANN's sweep)"
+    )
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 (default 1)")
+    p.add_argument(
+        "--print-commands",
+        nargs="?",
+        const="shell",
+        choices=["shell", "slurm"],
+        help="instead of running: one `stdann recipe` line per run (shell, the default), or "
+        "a SLURM job-array script that runs each under torchrun and requeues a stopped one",
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="--print-commands slurm: nodes per run (default 1)"
+    )
+    p.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=8,
+        help="--print-commands slurm: GPUs per node (default 8)",
+    )
+    p.set_defaults(run=run_sweep_command)
