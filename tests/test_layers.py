@@ -135,3 +135,27 @@ def test_the_check_sees_lazy_and_relative_imports():
         "stdann.sweep",
         "stdann.train",
     ]
+
+
+def test_the_torchrun_entry_point_reports_errors_as_stdann_does(tmp_path):
+    """`python -m stdann.train` is `stdann train`, with its exit statuses, and
+    loads neither the analysis nor the command line above it."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "missing.yaml"
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['stdann.train', '--config', {str(missing)!r}, '--out', {str(tmp_path)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('stdann.train', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith(('stdann.analysis', 'stdann.cli')))\n"
+        "    print('loaded:', loaded, file=sys.stderr)\n"
+        "    raise\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "stdann train: ConfigError:" in result.stderr
+    assert str(missing) in result.stderr
+    assert "loaded: []" in result.stderr
