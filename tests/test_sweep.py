@@ -6,11 +6,12 @@ import json
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from stdann.cli import main as stdann_main
-from stdann.train import loop
+from stdann.train import loop, recipe
 from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
 from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus, signalling
 
@@ -43,7 +44,26 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, mo
     assert json.loads((tmp_path / "sweep" / STOPPED_MARKER).read_text())["checkpoint"] == str(
         first / "step-000000001.pt"
     )
+    # The rerun: stages 1-3 do not depend on alpha, so the second alpha
+    # starts from the first's and trains its stage 4 alone.
+    trained = []
+    real_train = recipe.train
+
+    def counted(config, out, **kwargs):
+        trained.append(Path(out).relative_to(tmp_path / "sweep").as_posix())
+        return real_train(config, out, **kwargs)
+
+    monkeypatch.setattr(recipe, "train", counted)
     assert stdann_main(args) == 0
+    monkeypatch.undo()
+    assert trained == [
+        "alpha-0.25-seed-0/1-pretrain",
+        "alpha-0.25-seed-0/4-topographic",
+        "alpha-0-seed-0/4-topographic",
+    ]
+    shared = [tmp_path / "sweep" / name for name in ("alpha-0.25-seed-0", "alpha-0-seed-0")]
+    for stage in ("1-pretrain/finished.json", "2-positions/layer3.1.npz", "3-swap/finished.json"):
+        assert (shared[0] / stage).read_bytes() == (shared[1] / stage).read_bytes()
     assert not (tmp_path / "sweep" / STOPPED_MARKER).exists()
     for name in ("alpha-0.25-seed-0", "alpha-0-seed-0"):
         assert (tmp_path / "sweep" / name / "finished.json").exists()

@@ -4,7 +4,12 @@ analysis over all of them.
     RUN/alpha-0.25-seed-0/      a recipe run (resumable like any other)
     RUN/analysis/               `stdann analyze` over every run: metrics against alpha
 
-Runs go one after another here; `sweep_commands` gives one command per run
+Runs go one after another here. The recipe's first three stages (training
+at alpha = 0, the positions, the swap on the stage-1 network's responses)
+do not depend on alpha, so the runs of one seed share them: the first run
+of a seed makes them and each other alpha starts from a copy (hard links
+where the file system has them; every file of a run is written by rename,
+never in place), then trains its own stage 4. `sweep_commands` gives one command per run
 for a cluster's scheduler instead, and `slurm_script` a SLURM job array that
 runs each under torchrun and requeues a run that a signal stopped. A rerun
 skips finished runs and resumes the one that was stopped.
@@ -16,15 +21,23 @@ the command line: `stdann.train` never imports `stdann.analysis`.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import shlex
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from stdann.analysis.commands import run_analysis
 from stdann.config import Config, ConfigError, load_config
 from stdann.train.commands import config_arguments, log_to_stderr, run_stoppable
-from stdann.train.recipe import is_finished, run_recipe, stage_config
+from stdann.train.recipe import STAGES, is_finished, run_recipe, stage_config
 from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
+
+log = logging.getLogger("stdann.sweep")
+
+#: The stages that do not depend on alpha: shared by the runs of one seed.
+SHARED_STAGES = STAGES[:3]
 
 
 def run_name(alpha: float, seed: int) -> str:
@@ -149,17 +162,47 @@ def run_sweep(
     progress: bool = True,
     analyze: bool = True,
 ) -> list[Path]:
-    """Every run of the sweep, then the analysis over all of them; returns the run folders."""
+    """Every run of the sweep, then the analysis over all of them; returns the run folders.
+
+    Runs of one seed share stages 1-3 (`SHARED_STAGES`): a run whose stages
+    are unfinished starts from the finished ones of an earlier run of its seed.
+    """
     out = Path(out)
     folders = []
+    done: dict[int, Path] = {}
     for name, run_config in sweep_runs(config, alphas, seeds):
         folder = out / name
         if not is_finished(folder):
+            source = done.get(run_config.seed)
+            if source is not None:
+                share_stages(source, folder)
             run_recipe(run_config, folder, progress=progress)
+        if all(is_finished(folder / stage) for stage in SHARED_STAGES):
+            done.setdefault(run_config.seed, folder)
         folders.append(folder)
     if analyze:
         run_analysis(folders, out / "analysis")
     return folders
+
+
+def share_stages(source: Path, folder: Path) -> None:
+    """Copy the finished alpha-independent stages of run `source` into run
+    `folder` where `folder` has not finished them; hard links where possible."""
+    for stage in SHARED_STAGES:
+        target = folder / stage
+        if is_finished(target) or not is_finished(source / stage):
+            continue
+        if target.exists():
+            shutil.rmtree(target)  # a stage killed half-way: the copy replaces it
+        shutil.copytree(source / stage, target, copy_function=_link_or_copy)
+        log.info("%s: %s shared with %s (it does not depend on alpha)", folder, stage, source)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _alphas(text: str) -> list[float]:
