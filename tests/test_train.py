@@ -59,6 +59,20 @@ def test_resume_is_bit_identical_to_a_straight_run(corpus, tmp_path):
     assert any("knn_same_video" in m for m in metrics)
 
 
+def test_sample_flips_change_training_and_resume_exactly(corpus, tmp_path):
+    """With data.sample_flip_p on, a stop and a resume equal the straight run
+    (the flips are fixed by seed, rank and step), and differ from no flips."""
+    flips = "data.sample_flip_p=[0.5, 0.5]"
+    straight = train(micro(corpus, "train.steps=4", flips), tmp_path / "a", progress=False)
+    train(micro(corpus, "train.steps=4", flips), tmp_path / "b", progress=False, stop_at=2)
+    resumed = train(micro(corpus, "train.steps=4", flips), tmp_path / "b", progress=False)
+    plain = train(micro(corpus, "train.steps=4"), tmp_path / "c", progress=False)
+    a, b, c = params(straight.moco), params(resumed.moco), params(plain.moco)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
 def test_resume_refuses_a_changed_config(corpus, tmp_path):
     train(micro(corpus, "train.steps=2"), tmp_path, progress=False)
     with pytest.raises(CheckpointError, match=r"differs in moco\.temperature"):

@@ -79,6 +79,9 @@ class DataConfig:
     prefetch: int | None
     autorotate: bool
     augment: AugmentConfig
+    #: Probability of flipping a sample left-right and, apart, upside down,
+    #: both views alike (`stdann.model.inputs.flip_samples`).
+    sample_flip_p: tuple[float, float]
     probe_videos: int
 
 
@@ -485,6 +488,10 @@ def validate(c: Config) -> None:
     )
     _check(d.views >= 2, f"data.views: MoCo needs at least 2 views of a video, got {d.views}")
     _check(d.probe_videos >= 0, "data.probe_videos must be >= 0")
+    _check(
+        len(d.sample_flip_p) == 2 and all(0.0 <= p <= 1.0 for p in d.sample_flip_p),
+        "data.sample_flip_p must be two probabilities [left-right, upside-down] in [0, 1]",
+    )
     _check(
         d.list is None or d.list.strip() != "",
         "data.list: a list file relative to data.root, or null for every video under it",

@@ -43,3 +43,31 @@ def clips_to_input(
     # (N, T, H, W, 3) -> (N, 3, T, H, W): the layout torchvision's Conv3d stem expects.
     x = x.permute(0, 4, 1, 2, 3).to(dtype)
     return ((x - mean) / std).contiguous()
+
+
+def flip_samples(
+    x: torch.Tensor, views: int, p: tuple[float, float], generator: torch.Generator
+) -> torch.Tensor:
+    """Flip whole samples of model input x (N, 3, T, H, W), N = samples x views
+    with the views of a sample next to each other: each sample left-right with
+    probability p[0] and, drawn apart, upside down with probability p[1]; all
+    views of a sample alike. The draws come from `generator` (on the CPU), so
+    the flips are fixed by its seed.
+
+    A flip of the whole sample changes what the corpus shows (its directions
+    of motion balanced left against right and up against down) without asking
+    the views of one sample to match each other's mirror images, as a flip of
+    each view alone (`data.augment.flip_p`) does.
+    """
+    if x.ndim != 5 or x.shape[0] % views:
+        raise ValueError(f"expected (samples x {views} views, 3, T, H, W), got {tuple(x.shape)}")
+    samples = x.shape[0] // views
+    draw = torch.rand(samples, 2, generator=generator) < torch.tensor(p, dtype=torch.float64)
+    if not draw.any():
+        return x
+    y = x.view(samples, views, *x.shape[1:])
+    for dim, flip in ((-1, draw[:, 0]), (-2, draw[:, 1])):
+        if flip.any():
+            on = flip.to(x.device).view(samples, 1, 1, 1, 1, 1)
+            y = torch.where(on, y.flip(dim), y)
+    return y.reshape(x.shape)

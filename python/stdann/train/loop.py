@@ -43,7 +43,7 @@ from stdann.data import VideoClipLoader, VideoError, builtin_corpus
 from stdann.data.folders import find_videos
 from stdann.data.lists import VideoListError, read_video_list
 from stdann.model.backbone import BLOCK_NAMES, unit_shapes
-from stdann.model.inputs import clips_to_input
+from stdann.model.inputs import clips_to_input, flip_samples
 from stdann.model.moco import MoCo, momentum_at
 from stdann.runtime import distributed_context, pick_device
 from stdann.topo import (
@@ -145,7 +145,7 @@ def train(
             epoch, first = divmod(step, run.per_epoch)
             for batch in logbook.timed(loader.iter_batches(epoch, start=first)):
                 # -- the step: both losses, one SGD update
-                x = clips_to_input(batch.clips, device).contiguous(memory_format=memory_format)
+                x = _model_input(batch.clips, config, rank, step, device, memory_format)
                 videos_of = batch.videos.to(device, non_blocking=True)
                 moco.momentum_update(momentum_at(step, t.steps, m.momentum, m.momentum_final))
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -207,6 +207,25 @@ def train(
     # checkpoint) is the caller's: the recipe must not start its next stage.
     stop.pass_on(stopped_by)
     return TrainResult(step=step, checkpoint=last_path, finished=finished, moco=moco)
+
+
+def _model_input(
+    clips: torch.Tensor,
+    config: Config,
+    rank: int,
+    step: int,
+    device: torch.device,
+    memory_format: torch.memory_format,
+) -> torch.Tensor:
+    """A batch's clips as model input, with `data.sample_flip_p`'s flips drawn
+    from a generator fixed by (seed, rank, step): a resumed run draws the
+    same flips, with no state to save."""
+    x = clips_to_input(clips, device)
+    d = config.data
+    if any(d.sample_flip_p):
+        generator = torch.Generator().manual_seed(hash((config.seed, rank, step)) % 2**63)
+        x = flip_samples(x, d.views, d.sample_flip_p, generator)
+    return x.contiguous(memory_format=memory_format)
 
 
 # ---- what a checkpoint holds ------------------------------------------------
