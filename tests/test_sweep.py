@@ -81,6 +81,13 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, mo
     mtime = (tmp_path / "sweep" / "alpha-0-seed-0" / "finished.json").stat().st_mtime_ns
     assert stdann_main(args) == 0
     assert (tmp_path / "sweep" / "alpha-0-seed-0" / "finished.json").stat().st_mtime_ns == mtime
+    # A new alpha, listed first, starts from the finished runs' stages 1-3.
+    trained.clear()
+    monkeypatch.setattr(recipe, "train", counted)
+    at = args.index("0.25,0")
+    assert stdann_main([*args[:at], "1,0.25,0", *args[at + 1 :]]) == 0
+    monkeypatch.undo()
+    assert trained == ["alpha-1-seed-0/4-topographic"]
     assert (
         stdann_main(
             [

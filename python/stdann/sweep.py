@@ -169,8 +169,14 @@ def run_sweep(
     """
     out = Path(out)
     folders = []
+    runs = sweep_runs(config, alphas, seeds)
+    # A run of each seed whose shared stages are done, found before any runs
+    # (a rerun with a new alpha starts from the runs already there).
     done: dict[int, Path] = {}
-    for name, run_config in sweep_runs(config, alphas, seeds):
+    for name, run_config in runs:
+        if all(is_finished(out / name / stage) for stage in SHARED_STAGES):
+            done.setdefault(run_config.seed, out / name)
+    for name, run_config in runs:
         folder = out / name
         if not is_finished(folder):
             source = done.get(run_config.seed)
