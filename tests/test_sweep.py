@@ -77,6 +77,10 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, mo
     assert [e["alpha"] for e in metrics["over_seeds"]] == [0.0, 0.25]
     assert metrics["over_seeds"][1]["median_dsi"]["runs"] == 1
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_median_dsi.png").exists()
+    assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_sweep.png").exists()
+    for key in ("median_axial_ratio", "direction_selective_channels", "probe_top1"):
+        assert all(key in r for r in rows), key
+    assert all(r["spectral_peak_clarity"] is not None for r in rows)
     # A rerun finds every run finished and only analyses again.
     mtime = (tmp_path / "sweep" / "alpha-0-seed-0" / "finished.json").stat().st_mtime_ns
     assert stdann_main(args) == 0

@@ -325,6 +325,29 @@ def test_summarize_population_numbers():
     json.dumps(s)
 
 
+def test_preferred_directions_are_also_summarised_once_per_channel():
+    """4 channels x 4 positions, (C, H, W) order: channels prefer 0, 90, 180
+    and 270 degrees; the last is selective at one position alone (flat at the
+    others). Over units: 13 selective units, resultant |4 + 4i - 4 - i| / 13;
+    over channels: 4 channels, one each way, resultant 0."""
+    d = directions(16)
+    curves = []
+    for preferred in (0.0, 90.0, 180.0, 270.0):
+        for position in range(4):
+            flat = preferred == 270.0 and position > 0
+            curves.append(np.ones(16) if flat else von_mises(d, preferred, 2.0))
+    t = direction_tuning(np.stack(curves, axis=1), d)
+    pd = summarize(t, channels=4)["preferred_direction"]
+    assert pd["n"] == 13
+    assert pd["resultant"] == pytest.approx(3 / 13)
+    assert pd["by_channel"]["n"] == 4
+    assert pd["by_channel"]["resultant"] == pytest.approx(0.0, abs=1e-12)
+    assert pd["by_channel"]["fractions_45deg"] == pytest.approx([0.25, 0, 0.25, 0] * 2)
+    assert "by_channel" not in summarize(t)["preferred_direction"]
+    with pytest.raises(TuningError, match="channels"):
+        summarize(t, channels=3)
+
+
 def test_summarize_with_nothing_defined_gives_none():
     d = directions(4)
     s = summarize(direction_tuning(np.zeros((4, 3)), d))

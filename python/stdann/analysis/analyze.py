@@ -39,7 +39,7 @@ from stdann.analysis.pattern_motion import plaid_experiment
 from stdann.analysis.speed import speed_tuning
 from stdann.analysis.targets import AnalysisTarget, check_block
 from stdann.analysis.tuning import DirectionTuning, grating_tuning, summarize
-from stdann.model.backbone import BLOCK_NAMES
+from stdann.model.backbone import BLOCK_NAMES, unit_shapes
 from stdann.model.recording import record_block_responses
 from stdann.stimuli import StimulusSet, dot_set, grating_set, plaid_sets
 from stdann.topo import BlockPositions
@@ -213,6 +213,16 @@ def shuffled_map_metrics(
     }
 
 
+def _channels(
+    target: AnalysisTarget, block: str, units: int, shapes: dict[str, tuple[int, int, int]]
+) -> int | None:
+    """The channels of a block's units ((C, H, W) order): from its positions, or
+    the config's network; None where neither matches the units recorded."""
+    positions = target.positions.get(block)
+    shape = positions.unit_shape if positions is not None else shapes.get(block)
+    return shape[0] if shape is not None and math.prod(shape) == units else None
+
+
 def analyze_target(
     target: AnalysisTarget, device: torch.device, sets: StimulusSets | None = None
 ) -> dict[str, Any]:
@@ -224,6 +234,7 @@ def analyze_target(
     sets = sets or StimulusSets.of(target)
     gratings = sets.gratings
     responses = record(target, gratings, BLOCK_NAMES, device)
+    shapes = unit_shapes(c.data.frames, c.data.size, c.data.size, channels=c.model.width)
     tunings = {
         b: grating_tuning(r, gratings.table, responsive_fraction=c.analysis.responsive_fraction)
         for b, r in responses.items()
@@ -232,7 +243,10 @@ def analyze_target(
         "label": target.label,
         "checkpoint": None if target.checkpoint is None else str(target.checkpoint),
         "step": target.step,
-        "blocks": {b: summarize(t, seed=c.seed) for b, t in tunings.items()},
+        "blocks": {
+            b: summarize(t, seed=c.seed, channels=_channels(target, b, t.units, shapes))
+            for b, t in tunings.items()
+        },
         "_responses": responses,
         "_tuning": tunings,
         "_stimuli": gratings,

@@ -97,18 +97,33 @@ def _first(values: Any) -> Any:
     return first if first is not None and np.isfinite(first) else None
 
 
+def _short(value: Any) -> str:
+    """A number in three significant digits; "undefined" for None."""
+    return "undefined" if value is None else f"{value:.3g}"
+
+
 def _row(result: dict[str, Any], block: str) -> dict[str, Any]:
     """The few numbers a sweep or a training curve shows, for one model."""
     t = result["blocks"][block]
     m = result.get("map", {})
+    density_ci = get(m, "direction", "density_ci95") or [None, None]
     return {
         "fraction_direction_selective": get(t, "class_fractions", "direction-selective"),
         "median_dsi": get(t, "dsi", "median"),
         "median_cv": get(t, "cv", "median"),
+        "median_axial_ratio": get(t, "axial_ratio", "median"),
         "preferred_direction_resultant": get(t, "preferred_direction", "resultant"),
-        "pinwheel_density": get(m, "direction", "density"),
-        "column_spacing_mm": get(m, "direction", "wavelength_mm"),
+        "smallest_45deg_fraction": get(t, "preferred_direction", "min_fraction_45deg"),
+        "direction_selective_channels": get(t, "preferred_direction", "by_channel", "n"),
+        "channel_resultant": get(t, "preferred_direction", "by_channel", "resultant"),
         "nearby_direction_difference_deg": _first(get(m, "smoothness", "observed_deg")),
+        "nearby_direction_difference_shuffled_deg": _first(get(m, "smoothness", "shuffled_deg")),
+        "spectral_peak_clarity": get(m, "direction", "peak_clarity"),
+        "column_spacing_mm": get(m, "direction", "wavelength_mm"),
+        "pinwheel_density": get(m, "direction", "density"),
+        "pinwheel_density_ci95_low": density_ci[0],
+        "pinwheel_density_ci95_high": density_ci[1],
+        "probe_top1": get(result, "probe", "top1"),
     }
 
 
@@ -247,6 +262,18 @@ _ROWS: list[Row] = [
         "preferred-direction resultant (direction-selective units)",
         lambda r, b: get(r, "blocks", b, "preferred_direction", "resultant"),
         "MT represents every direction: near 0 (Maunsell & Van Essen 1983)",
+    ),
+    (
+        "direction-selective channels, and the resultant over them (each channel once)",
+        lambda r, b: (
+            None
+            if get(r, "blocks", b, "preferred_direction", "by_channel", "n") is None
+            else "{} ({})".format(
+                get(r, "blocks", b, "preferred_direction", "by_channel", "n"),
+                _short(get(r, "blocks", b, "preferred_direction", "by_channel", "resultant")),
+            )
+        ),
+        "",
     ),
     (
         "axial resultant of preferred directions",
@@ -771,6 +798,8 @@ def run_analysis(
                 )
             )
         x = np.asarray([np.nan if r[key] is None else r[key] for r in rows], float)
+        if not over_training:
+            figs.append(_sweep_figure(x, rows, out / "figures"))
         for n in names:
             y = np.asarray([np.nan if r.get(n) is None else r[n] for r in rows], float)
             figs.append(
@@ -798,6 +827,63 @@ def run_analysis(
     )
     write_report(out / "report.html", f"stdann: {target.label}", note, sections, figs)
     return metrics
+
+
+#: The quantities of the one-figure summary of a sweep, with their titles.
+SWEEP_PANELS = (
+    ("median_dsi", "median DSI (raw)"),
+    ("median_cv", "median direction CV (raw)"),
+    ("median_axial_ratio", "median axial ratio F2/F1"),
+    ("preferred_direction_resultant", "preferred-direction resultant"),
+    ("nearby_direction_difference_deg", "neighbours' direction difference,\nnearest bin (deg)"),
+    ("spectral_peak_clarity", "spectral peak clarity\n(>= 5: a column spacing)"),
+    ("column_spacing_mm", "column spacing Lambda (mm)"),
+    ("pinwheel_density", "pinwheels per Lambda^2"),
+    ("probe_top1", "labelled probe, kNN top-1"),
+)
+
+
+def _sweep_figure(x: np.ndarray, rows: list[dict[str, Any]], folder: Path) -> Figure:
+    """The sweep's metrics against alpha in one figure (medians over seeds),
+    each beside the runs' own untrained and alpha = 0 networks (and the shuffled positions'
+    neighbours for the nearby difference); a gap where a value is undefined."""
+
+    alphas = sorted({float(a) for a in x if np.isfinite(a)})
+
+    def series(key: str) -> np.ndarray:
+        """Per alpha, the median over its seeds of the runs that have the value."""
+        out = []
+        for a in alphas:
+            values = [r[key] for r in rows if r["alpha"] == a and r.get(key) is not None]
+            out.append(float(np.median(values)) if values else np.nan)
+        return np.asarray(out, float)
+
+    panels = []
+    for key, title in SWEEP_PANELS:
+        lines = [(series(key), "model", figures.COLOURS["model"])]
+        for control in ("untrained", "alpha_0"):
+            if any(r.get(f"{control}_{key}") is not None for r in rows):
+                lines.append(
+                    (series(f"{control}_{key}"), CONTROL_LABELS[control], figures.COLOURS[control])
+                )
+        if key == "nearby_direction_difference_deg":
+            lines.append(
+                (
+                    series("nearby_direction_difference_shuffled_deg"),
+                    CONTROL_LABELS["shuffled_positions"],
+                    figures.COLOURS["shuffled_positions"],
+                )
+            )
+        panels.append((title, lines))
+    return Figure(
+        "The sweep against alpha",
+        figures.panels_figure(np.asarray(alphas), panels, "alpha", folder, "alpha_sweep"),
+        "The MT block against alpha (symmetric log axis; the median over seeds where there "
+        "are several), beside "
+        "that run's untrained network and its alpha = 0 network (the recipe's stage 1) on "
+        "the same positions; gaps are values that are not defined (a map with no "
+        "characteristic wavelength has no column spacing or pinwheel density).",
+    )
 
 
 def _definitions(main: dict[str, Any]) -> str:

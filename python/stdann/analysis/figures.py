@@ -263,6 +263,34 @@ def curve_figure(
     return save(fig, folder, name)
 
 
+def panels_figure(
+    x: np.ndarray,
+    panels: list[tuple[str, list[tuple[np.ndarray, str, str]]]],
+    xlabel: str,
+    folder: Path,
+    name: str,
+    columns: int = 3,
+) -> Path:
+    """Small panels of y against x, one per quantity: (title, series) each,
+    series as in `curve_figure`; a NaN leaves a gap (a value not defined).
+    The x axis is symlog, so that alpha = 0 sits beside the small alphas."""
+    rows = max(1, -(-len(panels) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.5 * rows), squeeze=False)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, series) in zip(axes.ravel(), panels, strict=False):
+        for y, label, color in series:
+            ax.plot(x, y, marker="o", ms=3, label=label, color=color)
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel(xlabel, fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return save(fig, folder, name)
+
+
 def scatter_figure(
     series: list[tuple[np.ndarray, np.ndarray, str, str]],
     xlabel: str,

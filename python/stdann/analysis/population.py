@@ -23,6 +23,15 @@ theta_1..theta_n of a block's direction-selective units:
 
 A resultant above `DOMINANCE_RESULTANT` (0.2) is flagged: the map is then
 dominated by one direction, and the report and stderr say so.
+
+The same statistics over channels (`by_channel`, `stdann.analysis.tuning.summarize`):
+a convolution shares a channel's weights across positions, and a full-field
+grating reaches every position alike, so the units of one channel are
+near-copies with one preferred direction. Over channels, each channel with a
+direction-selective unit counts once, at the circular mean of its units'
+preferences: `n` is then how many kinds of direction-selective unit the block
+has, which bounds what a histogram of units can show (every 45-degree bin at
+5% needs at least 8 such channels spread round the circle).
 """
 
 from __future__ import annotations

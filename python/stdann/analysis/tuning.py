@@ -566,7 +566,9 @@ def pref_null_ratio_summary(tuning: DirectionTuning, units: np.ndarray) -> dict[
     }
 
 
-def summarize(tuning: DirectionTuning, seed: int = 0) -> dict[str, Any]:
+def summarize(
+    tuning: DirectionTuning, seed: int = 0, channels: int | None = None
+) -> dict[str, Any]:
     """Population numbers of a tuning for the report, as plain JSON data.
 
     The fraction of units that respond (and the response threshold used),
@@ -579,6 +581,15 @@ def summarize(tuning: DirectionTuning, seed: int = 0) -> dict[str, Any]:
     directions (`stdann.analysis.population`). None wherever nothing is
     defined. The axial ratio and bandwidth may be inf (a purely axial or a
     flat curve).
+
+    With `channels` (the block's units in (C, H, W) order, C = `channels`),
+    the preferred directions are summarised once more over channels
+    (`preferred_direction["by_channel"]`): each channel with a
+    direction-selective unit counts once, at the circular mean of its
+    direction-selective units' preferences. A convolution shares a channel's
+    weights across positions and a full-field grating reaches them all alike,
+    so a channel's units are near-copies: over channels, the histogram counts
+    each kind of unit once, and `n` says how many kinds there are.
     """
     from stdann.analysis.population import preferred_direction_statistics
 
@@ -604,6 +615,27 @@ def summarize(tuning: DirectionTuning, seed: int = 0) -> dict[str, Any]:
         "pref_null_ratio_above_blank": pref_null_ratio_summary(tuning, responsive),
         "preferred_direction": preferred_direction_statistics(
             tuning.preferred_deg[tuning.direction_selective]
-        ),
+        )
+        | ({} if channels is None else {"by_channel": _by_channel(tuning, channels)}),
         "thresholds": dataclasses.asdict(tuning.thresholds),
     }
+
+
+def _by_channel(tuning: DirectionTuning, channels: int) -> dict[str, Any]:
+    """`preferred_direction_statistics` over channels: each channel with a
+    direction-selective unit once, at its units' circular mean preference."""
+    from stdann.analysis.population import preferred_direction_statistics
+
+    if channels < 1 or tuning.units % channels:
+        raise TuningError(f"{tuning.units} units do not split into {channels} channels")
+    selective = (tuning.direction_selective & np.isfinite(tuning.preferred_deg)).reshape(
+        channels, -1
+    )
+    vectors = np.where(
+        selective,
+        np.exp(1j * np.deg2rad(np.nan_to_num(tuning.preferred_deg))).reshape(channels, -1),
+        0,
+    )
+    has = selective.any(axis=1)
+    mean = np.rad2deg(np.angle(vectors[has].sum(axis=1)))
+    return preferred_direction_statistics(mean)
