@@ -8,9 +8,12 @@ import signal
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from stdann.analysis.targets import load_target
 from stdann.cli import main as stdann_main
+from stdann.topo import BlockPositions
 from stdann.train import loop, recipe
 from stdann.train.signals import EXIT_STOPPED, STOPPED_MARKER
 from train_fixtures import CONFIGS, MICRO_RECIPE, micro_corpus, signalling
@@ -78,6 +81,14 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, mo
     assert metrics["over_seeds"][1]["median_dsi"]["runs"] == 1
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_median_dsi.png").exists()
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_sweep.png").exists()
+    # Stage 4 at alpha = 0 trains without positions; its map is read on the
+    # swap-optimised positions the other alphas trained on.
+    zero = load_target(tmp_path / "sweep" / "alpha-0-seed-0")
+    assert "swap-optimised" in zero.positions_source
+    swapped = BlockPositions.load(
+        tmp_path / "sweep" / "alpha-0-seed-0" / "3-swap" / "positions" / "layer3.1.npz"
+    )
+    assert np.array_equal(zero.positions["layer3.1"].coordinates, swapped.coordinates)
     for key in ("median_axial_ratio", "direction_selective_channels", "probe_top1"):
         assert all(key in r for r in rows), key
     assert all(r["spectral_peak_clarity"] is not None for r in rows)

@@ -278,15 +278,28 @@ def panels_figure(
     fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.5 * rows), squeeze=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
+    legend: dict[str, Any] = {}
     for ax, (title, series) in zip(axes.ravel(), panels, strict=False):
-        for y, label, color in series:
-            ax.plot(x, y, marker="o", ms=3, label=label, color=color)
-        ax.set_xscale("symlog", linthresh=0.1)
         ax.set_title(title, fontsize=8)
+        if not any(np.isfinite(np.asarray(y, float)).any() for y, _, _ in series):
+            ax.text(0.5, 0.5, "not defined\nin any run", ha="center", va="center", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        for y, label, color in series:
+            (line,) = ax.plot(x, y, marker="o", ms=3, label=label, color=color)
+            legend.setdefault(label, line)
+        ax.set_xscale("symlog", linthresh=0.1)
         ax.tick_params(labelsize=7)
         ax.set_xlabel(xlabel, fontsize=7)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    fig.legend(
+        list(legend.values()),
+        list(legend),
+        loc="lower center",
+        ncol=len(legend),
+        fontsize=7,
+        frameon=False,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, folder, name)
 

@@ -79,6 +79,23 @@ def _positions(config: Config, checkpoint: Path) -> tuple[dict[str, BlockPositio
             return load_positions(folder, found), "trained on (the run's positions/ folder)"
         except TopographyError as err:
             raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
+    # A recipe's stage 4 at alpha = 0 trains without positions; its map is read
+    # on the positions the other alphas of a sweep trained on, the swap's, so
+    # that alpha = 0 differs from them in the spatial loss alone.
+    run = recipe_folder(checkpoint)
+    swapped = None if run is None else run / "3-swap" / "positions"
+    if (
+        swapped is not None
+        and swapped.is_dir()
+        and checkpoint.parent.parent.name == "4-topographic"
+    ):
+        try:
+            found = {b: s for b, s in shapes.items() if (swapped / f"{b}.npz").is_file()}
+            return load_positions(swapped, found), (
+                "the recipe's swap-optimised positions (stage 4 trained at alpha = 0, without them)"
+            )
+        except TopographyError as err:
+            raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
     return (
         initial_positions(config),
         "retinotopic, made from the config (the model trained without positions)",
