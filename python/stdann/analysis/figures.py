@@ -69,7 +69,15 @@ def direction_map_figure(
         side = z.shape[1] * dmap.pixel_mm
         ax.plot([0.05 * side, 0.05 * side + 1.0], [0.95 * side] * 2, color="white", lw=4)
         ax.plot([0.05 * side, 0.05 * side + 1.0], [0.95 * side] * 2, color="black", lw=2.5)
-        ax.text(0.05 * side + 0.5, 0.93 * side, "1 mm", ha="center", va="bottom", fontsize=8)
+        ax.text(
+            0.05 * side + 0.5,
+            0.93 * side,
+            "1 mm",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
+        )
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("mm")
         if i == 0:
