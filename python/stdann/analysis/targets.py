@@ -43,6 +43,7 @@ from stdann.train.model_folder import (
     load_model,
     weights_metadata,
 )
+from stdann.train.recipe import STAGES, final_checkpoint
 
 
 class AnalysisError(StdannError, ValueError):
@@ -69,33 +70,32 @@ class AnalysisTarget:
 
 
 def _positions(config: Config, checkpoint: Path) -> tuple[dict[str, BlockPositions], str]:
+    """The positions a checkpoint's network is analysed on: its run's own, or
+    for a recipe's stage 4 trained at alpha = 0 (which trains without
+    positions) the swap-optimised ones the other alphas of a sweep trained on,
+    so that alpha = 0 differs from them in the spatial loss alone; else
+    retinotopic ones made from the config."""
+    stage = checkpoint.parent.parent
+    candidates = [(stage / "positions", "trained on (the run's positions/ folder)")]
+    run = recipe_folder(checkpoint)
+    if run is not None and stage.name == STAGES[3]:
+        candidates.append(
+            (
+                run / STAGES[2] / "positions",
+                "the recipe's swap-optimised positions (stage 4 trained at alpha = 0, "
+                "without them)",
+            )
+        )
     shapes = unit_shapes(
         config.data.frames, config.data.size, config.data.size, channels=config.model.width
     )
-    folder = checkpoint.parent.parent / "positions"
-    if folder.is_dir():
-        try:
-            found = {b: s for b, s in shapes.items() if (folder / f"{b}.npz").is_file()}
-            return load_positions(folder, found), "trained on (the run's positions/ folder)"
-        except TopographyError as err:
-            raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
-    # A recipe's stage 4 at alpha = 0 trains without positions; its map is read
-    # on the positions the other alphas of a sweep trained on, the swap's, so
-    # that alpha = 0 differs from them in the spatial loss alone.
-    run = recipe_folder(checkpoint)
-    swapped = None if run is None else run / "3-swap" / "positions"
-    if (
-        swapped is not None
-        and swapped.is_dir()
-        and checkpoint.parent.parent.name == "4-topographic"
-    ):
-        try:
-            found = {b: s for b, s in shapes.items() if (swapped / f"{b}.npz").is_file()}
-            return load_positions(swapped, found), (
-                "the recipe's swap-optimised positions (stage 4 trained at alpha = 0, without them)"
-            )
-        except TopographyError as err:
-            raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
+    for folder, where in candidates:
+        if folder.is_dir():
+            try:
+                found = {b: s for b, s in shapes.items() if (folder / f"{b}.npz").is_file()}
+                return load_positions(folder, found), where
+            except TopographyError as err:
+                raise AnalysisError(f"positions of '{checkpoint}': {err}") from None
     return (
         initial_positions(config),
         "retinotopic, made from the config (the model trained without positions)",
@@ -295,7 +295,6 @@ def alpha_zero_control(target: AnalysisTarget, source: str | Path) -> AnalysisTa
     The final positions were swap-optimised on this very network's grating
     responses, so whatever map it shows on them is the swap's doing; what the
     trained model adds is the spatial loss's."""
-    from stdann.train.recipe import final_checkpoint
 
     if target.no_stage_1 is not None:
         return target.no_stage_1
