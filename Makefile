@@ -20,7 +20,7 @@ APT_PACKAGES := pkg-config clang libclang-dev ffmpeg \
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) $(shell find rust -name '*.rs' -o -name Cargo.toml)
 PY_SOURCES := pyproject.toml $(shell find python -name '*.py' -o -name '*.pyi')
 
-.PHONY: setup system venv native cli test test-rust test-python lint format bench demo wheel clean
+.PHONY: setup system venv native cli test test-rust test-python lint format bench demo cpu-hour wheel clean
 
 setup: $(STAMPS)/native $(STAMPS)/cli
 
@@ -119,6 +119,12 @@ demo: setup
 	$(VENV)/bin/stdann analyze $(DEMO) --out $(DEMO)/analysis
 	@mkdir -p docs && cp $(DEMO)/analysis/figures/direction_map.png docs/demo_direction_map.png
 	@echo "report: $(abspath $(DEMO))/analysis/report.html"
+
+CPU_HOUR ?= runs/cpu-hour
+cpu-hour: setup
+	$(VENV)/bin/stdann recipe --config configs/cpu-hour.yaml --out $(CPU_HOUR)
+	$(VENV)/bin/stdann analyze $(CPU_HOUR) --out $(CPU_HOUR)/analysis
+	@echo "report: $(abspath $(CPU_HOUR))/analysis/report.html"
 
 clean:
 	rm -rf target $(STAMPS) .pytest_cache .ruff_cache
