@@ -81,6 +81,8 @@ def test_sweep_runs_every_alpha_then_analyses_them_together(tmp_path, capsys, mo
     assert metrics["over_seeds"][1]["median_dsi"]["runs"] == 1
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_median_dsi.png").exists()
     assert (tmp_path / "sweep" / "analysis" / "figures" / "alpha_sweep.png").exists()
+    table = (tmp_path / "sweep" / "analysis" / "alpha_sweep.md").read_text()
+    assert table.startswith("| layer3.1 | alpha 0 | alpha 0.25 | untrained | stage 1 (alpha = 0) |")
     # Stage 4 at alpha = 0 trains without positions; its map is read on the
     # swap-optimised positions the other alphas trained on.
     zero = load_target(tmp_path / "sweep" / "alpha-0-seed-0")

@@ -33,6 +33,7 @@ from stdann.analysis.analyze import (
 )
 from stdann.analysis.macaque import BASELINES, NO_BASELINE, baseline
 from stdann.analysis.report import Figure, table, write_report
+from stdann.analysis.sweep_table import markdown_table
 from stdann.analysis.targets import (
     AnalysisError,
     alpha_zero_control,
@@ -762,6 +763,7 @@ def run_analysis(
         metrics["over_training" if over_training else "alpha_sweep"] = clean(rows)
         if not over_training:
             metrics["over_seeds"] = clean(over_seeds(rows))
+            atomic_write_text(out / "alpha_sweep.md", markdown_table(metrics["over_seeds"]))
         names = [k for k in _row(main, block)]
         sections.append(
             (
