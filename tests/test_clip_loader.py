@@ -325,6 +325,9 @@ def test_ctrl_c_interrupts_a_waiting_loader(generated_videos):
         f"""
         import os, signal, threading, time
         from stdann.data import VideoClipLoader
+        # A job a shell starts in the background inherits SIGINT ignored, and
+        # Python keeps it so: Ctrl-C at a terminal is what this test plays.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         loader = VideoClipLoader({paths!r} * 200, frames=16, size=112, batch_size=8, threads=1, prefetch=1)
         threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         t = time.time()
