@@ -87,6 +87,9 @@ def markdown_table(over_seeds: list[dict[str, Any]]) -> str:
             cell = lambda e, p, key=key, fmt=fmt: _cell(e.get(p + key), fmt)  # noqa: E731
         lines.append(f"| {label} | " + " | ".join(cell(e, p) for _, e, p in columns) + " |")
     note = f"Seeds {', '.join(map(str, seeds))}: " + (
-        "each cell one run." if len(seeds) == 1 else "each cell the median over seeds (range)."
+        "each cell one run."
+        if len(seeds) == 1
+        else "each cell the median over seeds (range); the pinwheel density's interval, "
+        "the medians over seeds of its two ends."
     )
     return "\n".join(lines) + "\n\n" + note + "\n"
